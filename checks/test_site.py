@@ -1,0 +1,36 @@
+"""Initial Response: `curl -I https://scenescout.app/health` and friends, bounded and judged.
+
+Every user-facing endpoint down together is a complete outage (SEV1); one of them, a partial outage.
+"""
+
+import pytest
+
+from scenescout_ir.rules import check_response_time, unhealthy_fields
+
+pytestmark = pytest.mark.emergency
+
+
+@pytest.mark.condition("partial_outage")
+def test_site_reachable(site, target):
+    """curl -I https://scenescout.app/ || echo "SITE DOWN" """
+    result = site.get("/")
+    assert result.ok, f"SITE DOWN: {result.describe()}"
+    check_response_time(result, target.thresholds)
+
+
+@pytest.mark.condition("partial_outage")
+def test_health_endpoint(site, target, health_endpoint):
+    """curl -I https://scenescout.app/health ; curl -I https://scenescout.app/api/health"""
+    result = site.get(health_endpoint)
+    body = result.json()
+    detail = f" ({', '.join(unhealthy_fields(body))})" if unhealthy_fields(body) else ""
+    assert result.ok, f"{health_endpoint} is failing: {result.describe()}{detail}"
+    assert not detail, f"{health_endpoint} answers {result.status} but reports itself unhealthy{detail}"
+    check_response_time(result, target.thresholds)
+
+
+@pytest.mark.condition("dns_failure")
+def test_dns_resolution(site, http):
+    """nslookup scenescout.app"""
+    result = http.resolve(site.host)
+    assert result.addresses, f"{site.host} does not resolve: {result.error}"

@@ -1,0 +1,3 @@
+"""Registers the suite's plugins; nothing else lives here."""
+
+pytest_plugins = ("scenescout_ir.plugin", "fixtures.target")

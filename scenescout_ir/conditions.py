@@ -1,0 +1,166 @@
+"""The playbook's severity levels and the conditions the checks can indicate, as one table of data.
+
+A check names the condition its failure indicates (``@pytest.mark.condition("partial_outage")``) or raises
+:class:`~scenescout_ir.outcomes.Finding` with another key; everything a person reads about a finding
+(the playbook's name for it, its severity, what to do next) comes from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Severity(IntEnum):
+    """Lower is worse, so ``min()`` of a run's severities is its verdict."""
+
+    SEV1 = 1
+    SEV2 = 2
+    SEV3 = 3
+    SEV4 = 4
+
+    @property
+    def level(self) -> str:
+        return _LEVELS[self][0]
+
+    @property
+    def response(self) -> str:
+        return _LEVELS[self][1]
+
+    @property
+    def headline(self) -> str:
+        """``SEV2 - High - respond within 30 minutes``, as the verdict block prints it."""
+        response = self.response.lower() if self.response != "Immediate" else "immediately"
+        within = "" if self is Severity.SEV1 or self is Severity.SEV4 else "within "
+        return f"{self.name} - {self.level} - respond {within}{response}"
+
+
+_LEVELS = {
+    Severity.SEV1: ("Critical", "Immediate"),
+    Severity.SEV2: ("High", "30 minutes"),
+    Severity.SEV3: ("Medium", "2 hours"),
+    Severity.SEV4: ("Low", "Next business day"),
+}
+
+PLAYBOOK = "shared/seed/000_f3eebb1955ca847d.txt"
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    name: str  # the playbook's words for it
+    severity: Severity
+    component: str
+    next_step: str
+    section: str  # the playbook section the next step comes from
+    group: str | None = None  # checks whose failing *together* means something worse ...
+    escalates_to: str | None = None  # ... namely this condition
+
+
+_TABLE = (
+    # --- site ------------------------------------------------------------------------------------
+    Condition(
+        "complete_outage", "Complete system outage", Severity.SEV1, "site",
+        "Scenario 1: check DNS, CDN and the application server (ps, systemctl status), then the reverse "
+        "proxy (nginx -t); restart the application (Recovery Procedures: Application Recovery).",
+        "Common Incident Scenarios / Scenario 1: Complete Site Down",
+    ),
+    Condition(
+        "partial_outage", "Partial system outage", Severity.SEV2, "site",
+        "Find which component behind the failing endpoint is down (its body or status says which); "
+        "check the application logs for it and restart that component.",
+        "Incident Classification / Severity 2", group="user_facing", escalates_to="complete_outage",
+    ),
+    Condition(
+        "dns_failure", "Complete system outage", Severity.SEV1, "site",
+        "Scenario 1: the target's host name does not resolve: check the DNS records and the registrar, "
+        "then whether the resolver of this machine works (nslookup against another resolver).",
+        "Common Incident Scenarios / Scenario 1: Complete Site Down",
+    ),
+    Condition(
+        "slow_site", "Minor performance issues", Severity.SEV3, "site",
+        "Scenario 4: identify the slow component (database statements, blocking queries, host load).",
+        "Common Incident Scenarios / Scenario 4: Performance Degradation",
+    ),
+    Condition(
+        "significant_degradation", "Significant performance degradation (>10 seconds response time)",
+        Severity.SEV2, "site",
+        "Scenario 4: identify the slow component (pg_stat_statements, blocking queries, host load) and "
+        "shed load: disable the ingestion of the heaviest source if it competes with users.",
+        "Common Incident Scenarios / Scenario 4: Performance Degradation",
+    ),
+    # --- database --------------------------------------------------------------------------------
+    Condition(
+        "database_connection", "Database connection problems", Severity.SEV2, "database",
+        "Scenario 2: check the database server status with the hosting provider, then the connection "
+        "pool; restart the pooler if applicable.",
+        "Common Incident Scenarios / Scenario 2: Database Connection Failures",
+    ),
+    Condition(
+        "connection_saturation", "Database connection problems", Severity.SEV2, "database",
+        "Quick Fixes / Database Connection Issues: find who holds the connections (pg_stat_activity "
+        "grouped by application and state), restart the pooler or the leaking client; terminate idle "
+        "sessions only after confirming with their owner.",
+        "Immediate Mitigation / Database Connection Issues",
+    ),
+    Condition(
+        "stuck_transactions", "Single component degradation", Severity.SEV3, "database",
+        "Kill long-running queries (if safe): pg_terminate_backend(pid) for the sessions listed, after "
+        "confirming with the owning service; then find why it did not commit.",
+        "Immediate Mitigation / Database Connection Issues",
+    ),
+    Condition(
+        "blocking_locks", "Single component degradation", Severity.SEV3, "database",
+        "Scenario 4: end the blocking session listed (it blocks the others), after confirming with its "
+        "owner; the blocked statements then proceed.",
+        "Common Incident Scenarios / Scenario 4: Performance Degradation",
+    ),
+    # --- ingestion -------------------------------------------------------------------------------
+    Condition(
+        "source_stale", "Single API source failure", Severity.SEV2, "ingestion",
+        "Scenario 3: check the source's upstream API (status, rate limit), its ingestion function logs, "
+        "and run a manual ingestion test for it; disable it in api_configurations if it keeps failing.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+        group="sources", escalates_to="all_sources_stale",
+    ),
+    Condition(
+        "all_sources_stale", "Major data ingestion failure affecting all sources", Severity.SEV1,
+        "ingestion",
+        "Scenario 3 for every source at once points at the shared part: the scheduler or function "
+        "runtime, the database writes, or the network egress; check those first.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+    ),
+    # --- logs ------------------------------------------------------------------------------------
+    Condition(
+        "log_errors", "High error rates in logs", Severity.SEV3, "logs",
+        "Error Analysis: read the errors listed with their context, group them by message to find the "
+        "pattern, and follow the component they name.",
+        "Investigation Phase / Error Analysis",
+    ),
+    # --- host ------------------------------------------------------------------------------------
+    Condition(
+        "disk_space", "Single component degradation", Severity.SEV3, "host",
+        "Disk Space Issues: clean up old logs (find logs/ -name '*.log' -mtime +7) and temp files; "
+        "check what grew.",
+        "Immediate Mitigation / Disk Space Issues",
+    ),
+    Condition(
+        "memory", "Single component degradation", Severity.SEV3, "host",
+        "High Memory Usage: find the memory hogs (the processes listed) and restart them if needed.",
+        "Immediate Mitigation / High Memory Usage",
+    ),
+    Condition(
+        "host_load", "Minor performance issues", Severity.SEV3, "host",
+        "Check system resources: which processes use the CPU (the processes listed).",
+        "Investigation Phase / System Status Investigation",
+    ),
+)
+
+CONDITIONS: dict[str, Condition] = {c.key: c for c in _TABLE}
+
+
+def condition(key: str) -> Condition:
+    try:
+        return CONDITIONS[key]
+    except KeyError:
+        raise KeyError(f"unknown playbook condition {key!r} (known: {', '.join(sorted(CONDITIONS))})") from None

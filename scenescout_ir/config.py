@@ -1,0 +1,301 @@
+"""targets.toml into typed, frozen objects, validated up front with errors that say what to do.
+
+Every name the playbook uses (a table, a column, a log file, an endpoint) is configuration here, so a real
+deployment that differs from the demo is described, not patched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .outcomes import ConfigError
+
+DEFAULT_TARGETS_FILE = "targets.toml"
+DEFAULT_TARGET = "demo"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every limit a check compares against; durations in seconds, ratios in 0..1, percentages 0..100."""
+
+    stuck_transaction_s: float = 300.0  # the playbook's "INTERVAL '5 minutes'"
+    blocking_wait_s: float = 30.0
+    connection_saturation: float = 0.8
+    log_error_ratio: float = 0.05
+    log_min_errors: int = 5
+    log_window_s: float = 900.0
+    log_max_bytes: int = 8 * 1024 * 1024
+    disk_used_pct: float = 90.0
+    memory_used_pct: float = 90.0
+    load_per_core: float = 2.0
+    response_slo_s: float = 2.0
+    response_sev2_s: float = 10.0  # the playbook's SEV2 line: ">10 seconds response time"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 3.0
+    read_s: float = 5.0
+    statement_s: float = 5.0
+    dns_s: float = 3.0
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    max_age_s: float = 1800.0
+
+
+@dataclass(frozen=True)
+class EventsTable:
+    table: str = "events"
+    source_column: str = "source"
+    timestamp_column: str = "created_at"
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    base_url: str | None  # None: the demo stack's URL, resolved when the stack runs
+    health_endpoints: tuple[str, ...] = ("/health", "/api/health")
+    routes: tuple[str, ...] = ("/", "/discover", "/map", "/venues")
+    dsn_env: str = "DATABASE_URL"
+    logs: tuple[Path, ...] = (Path("logs/application.log"), Path("logs/ingestion.log"))
+    sources: tuple[Source, ...] = ()
+    events: EventsTable = field(default_factory=EventsTable)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    secret_env: tuple[str, ...] = ()
+    host_checks: bool = True
+    stack: Path | None = None  # the embedded demo stack's state dir
+    description: str = ""
+
+    @property
+    def is_demo(self) -> bool:
+        return self.stack is not None
+
+    def with_base_url(self, url: str) -> Target:
+        return replace(self, base_url=check_url(url, "--base-url"))
+
+    def resolve_base_url(self) -> str:
+        """The URL the checks use; for the demo, read from the running stack."""
+        if self.base_url:
+            return self.base_url
+        return str(self.demo_state()["base_url"])
+
+    def resolve_dsn(self) -> str:
+        """The database DSN, from the environment (or the demo stack); raises ConfigError with the fix."""
+        if self.is_demo:  # never a DATABASE_URL that happens to be exported: that may be production
+            return str(self.demo_state()["dsn"])
+        dsn = os.environ.get(self.dsn_env, "").strip()
+        if not dsn:
+            raise ConfigError(
+                f"{self.dsn_env} is not set: export {self.dsn_env}=postgresql://USER:PASSWORD@HOST/DB "
+                f"(a read-only role is enough) or name another variable in targets.{self.name}.dsn_env"
+            )
+        return dsn
+
+    def demo_state(self) -> dict[str, Any]:
+        assert self.stack is not None
+        path = self.stack / "stack.json"
+        try:
+            state = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"the demo stack is not running ({path} not found): start it with "
+                f"`make demo` or `python -m fixtures.demo start`"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read the demo stack's state {path}: {exc}") from None
+        if not isinstance(state, dict) or "base_url" not in state or "dsn" not in state:
+            raise ConfigError(f"the demo stack's state {path} is incomplete: restart it (make demo)")
+        return state
+
+    def secrets(self) -> list[str]:
+        """Values that must never be shown: the DSN's password and the secret environment variables."""
+        values = [os.environ.get(name, "") for name in (*self.secret_env, self.dsn_env)]
+        try:
+            values.append(self.resolve_dsn())
+        except ConfigError:
+            pass
+        return [v for v in values if v]
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """``300``, ``"300s"``, ``"5m"``, ``"1.5h"``, ``"250ms"`` -> seconds."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where} must be a duration like 30, \"30s\", \"5m\" or \"2h\", got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{where} must be a duration like 30, \"30s\", \"5m\" or \"2h\", got {value!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ConfigError(f"{where} must be greater than zero, got {value!r}")
+    return seconds
+
+
+def check_url(url: Any, where: str) -> str:
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where} must be an http(s) URL with a host, like https://scenescout.app, got {url!r}")
+    return str(url).rstrip("/")
+
+
+def _check_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(sorted(known))})")
+
+
+def _table(raw: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be a table ([{where}]), got {type(raw).__name__}")
+    return raw
+
+
+def _strings(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise ConfigError(f"{where} must be a list of non-empty strings, got {raw!r}")
+    return tuple(raw)
+
+
+def _paths(raw: Any, where: str) -> tuple[str, ...]:
+    values = _strings(raw, where)
+    for value in values:
+        if not value.startswith("/"):
+            raise ConfigError(f"{where}: {value!r} must be a path starting with '/'")
+    return values
+
+
+def _number(raw: Any, where: str, kind: type = float) -> Any:
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise ConfigError(f"{where} must be a number, got {raw!r}")
+    if raw < 0:
+        raise ConfigError(f"{where} must not be negative, got {raw!r}")
+    return kind(raw)
+
+
+def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
+    table = _table(raw, where)
+    names = {f.name: f for f in fields(cls)}
+    _check_keys(table, set(names), where)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        kind = names[key].type
+        if key.endswith("_s"):
+            values[key] = parse_duration(value, f"{where}.{key}")
+        elif kind == "int":
+            values[key] = _number(value, f"{where}.{key}", int)
+        elif kind == "float":
+            values[key] = _number(value, f"{where}.{key}")
+        else:
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value):
+                raise ConfigError(f"{where}.{key} must be an SQL name like 'events', got {value!r}")
+            values[key] = value
+    return cls(**values)
+
+
+def _sources(raw: Any, where: str) -> tuple[Source, ...]:
+    table = _table(raw, where)
+    sources = []
+    for name, spec in table.items():
+        spec_where = f"{where}.{name}"
+        spec = _table(spec, spec_where)
+        _check_keys(spec, {"max_age"}, spec_where)
+        max_age = parse_duration(spec.get("max_age", Source.max_age_s), f"{spec_where}.max_age")
+        sources.append(Source(name=name, max_age_s=max_age))
+    return tuple(sources)
+
+
+_TARGET_KEYS = {
+    "description", "base_url", "stack", "health_endpoints", "routes", "dsn_env", "logs", "sources",
+    "events", "thresholds", "timeouts", "secret_env", "host_checks",
+}
+
+
+def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) -> Target:
+    where = f"targets.{name}"
+    spec = {**defaults, **_table(raw, where)}
+    _check_keys(spec, _TARGET_KEYS, where)
+    if ("base_url" in spec) == ("stack" in spec):
+        raise ConfigError(f"{where} needs exactly one of base_url = \"https://...\" or stack = \".demo\" (the demo)")
+    kwargs: dict[str, Any] = {"name": name, "description": str(spec.get("description", ""))}
+    if "base_url" in spec:
+        kwargs["base_url"] = check_url(spec["base_url"], f"{where}.base_url")
+    else:
+        kwargs["base_url"] = None
+        kwargs["stack"] = (base_dir / str(spec["stack"])).resolve()
+    if "health_endpoints" in spec:
+        kwargs["health_endpoints"] = _paths(spec["health_endpoints"], f"{where}.health_endpoints")
+    if "routes" in spec:
+        kwargs["routes"] = _paths(spec["routes"], f"{where}.routes")
+    if "dsn_env" in spec:
+        if not isinstance(spec["dsn_env"], str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec["dsn_env"]):
+            raise ConfigError(f"{where}.dsn_env must be an environment variable name, got {spec['dsn_env']!r}")
+        kwargs["dsn_env"] = spec["dsn_env"]
+    log_base = kwargs.get("stack") or base_dir
+    if "logs" in spec:
+        kwargs["logs"] = tuple((log_base / p) for p in _strings(spec["logs"], f"{where}.logs"))
+    else:
+        kwargs["logs"] = tuple(log_base / p for p in Target.logs)
+    if "sources" in spec:
+        kwargs["sources"] = _sources(spec["sources"], f"{where}.sources")
+    if "events" in spec:
+        kwargs["events"] = _dataclass_from(EventsTable, spec["events"], f"{where}.events")
+    if "thresholds" in spec:
+        kwargs["thresholds"] = _dataclass_from(Thresholds, spec["thresholds"], f"{where}.thresholds")
+    if "timeouts" in spec:
+        kwargs["timeouts"] = _dataclass_from(Timeouts, spec["timeouts"], f"{where}.timeouts")
+    if "secret_env" in spec:
+        kwargs["secret_env"] = _strings(spec["secret_env"], f"{where}.secret_env")
+    if "host_checks" in spec:
+        if not isinstance(spec["host_checks"], bool):
+            raise ConfigError(f"{where}.host_checks must be true or false, got {spec['host_checks']!r}")
+        kwargs["host_checks"] = spec["host_checks"]
+    return Target(**kwargs)
+
+
+def load_targets(path: Path) -> dict[str, Target]:
+    """Every target in the file, validated; raises ConfigError with a one-line message."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} not found: create it (see README.md, 'Configuration') or pass --targets-file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    _check_keys(raw, {"defaults", "targets"}, path.name)
+    defaults = _table(raw.get("defaults", {}), "defaults")
+    targets = _table(raw.get("targets", {}), "targets")
+    if not targets:
+        raise ConfigError(f"{path} defines no targets: add a [targets.NAME] table with base_url = \"https://...\"")
+    base_dir = path.resolve().parent
+    try:
+        return {name: _target(name, spec, defaults, base_dir) for name, spec in targets.items()}
+    except ConfigError as exc:
+        raise ConfigError(f"{path.name}: {exc}") from None
+
+
+def load_target(path: Path, name: str, base_url: str | None = None) -> Target:
+    targets = load_targets(path)
+    if name not in targets:
+        raise ConfigError(f"unknown target {name!r} in {path.name}: choose one of {', '.join(targets)} with --target")
+    target = targets[name]
+    return target.with_base_url(base_url) if base_url else target

@@ -1,0 +1,25 @@
+"""The three outcomes of a check, kept apart: it passes, it finds a problem, or it could not run."""
+
+from __future__ import annotations
+
+
+class Finding(AssertionError):
+    """A product problem whose playbook condition differs from the check's default one.
+
+    ``raise Finding("significant_degradation", "mean 12.3 s over 10 samples (limit: 10 s)")``
+    """
+
+    def __init__(self, condition: str, message: str) -> None:
+        super().__init__(message)
+        self.condition = condition
+
+
+class CouldNotRun(Exception):
+    """A suite problem: the check could not look (dependency down, missing table, permission, config).
+
+    Reported with its reason, never counted as an incident.
+    """
+
+
+class ConfigError(Exception):
+    """A problem with targets.toml or an option: one line naming the problem and the fix."""

@@ -1,0 +1,219 @@
+"""The pytest plugin: options, the three outcomes of a check, evidence, redaction and the verdict.
+
+Checks are ordinary pytest tests marked ``emergency``, ``comprehensive`` or ``performance``. Each one's
+outcome is turned into a :class:`~scenescout_ir.verdict.CheckRecord` here, in the process that ran it,
+and carried in ``report.user_properties`` so the controlling process of an ``-n auto`` run assembles the
+same verdict from what its workers report.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
+from .evidence import EvidenceLog
+from .outcomes import ConfigError, CouldNotRun, Finding
+from .redact import Redactor, safe_dsn
+from .verdict import BROKEN, COULD_NOT_RUN, FAILED, PASSED, CheckRecord, Verdict, assemble
+
+CHECK_MARKERS = ("emergency", "comprehensive", "performance")
+RECORD_KEY = "scenescout_ir.check"
+DEFAULT_VERDICT_FILE = "reports/verdict.json"
+
+_OPTIONS = (
+    ("--target", "SCENESCOUT_TARGET", DEFAULT_TARGET, "target from targets.toml to check"),
+    ("--targets-file", "SCENESCOUT_TARGETS_FILE", DEFAULT_TARGETS_FILE, "the targets file"),
+    ("--verdict-file", "SCENESCOUT_VERDICT_FILE", DEFAULT_VERDICT_FILE, "where to write the verdict JSON"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scenescout", "SceneScout incident response")
+    for flag, env, default, help_text in _OPTIONS:
+        group.addoption(
+            flag, default=os.environ.get(env, default), metavar="VALUE",
+            help=f"{help_text} (env {env}; default {default}).",
+        )
+    # --base-url is pytest-playwright's (or pytest-base-url's) option; the suite reads it from there.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(Suite(config), "scenescout_ir.suite")
+
+
+def suite(config: pytest.Config) -> Suite:
+    plugin = config.pluginmanager.get_plugin("scenescout_ir.suite")
+    assert isinstance(plugin, Suite)
+    return plugin
+
+
+def is_check(item: pytest.Item) -> bool:
+    return any(item.get_closest_marker(m) for m in CHECK_MARKERS)
+
+
+class Suite:
+    """Per-run state: the target, the evidence of the check running now, the records, the verdict."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.root = Path(str(config.rootpath))
+        targets_file = Path(config.getoption("targets_file"))
+        if not targets_file.is_absolute():
+            targets_file = self.root / targets_file
+        base_url = config.getoption("base_url", default=None) or None
+        try:
+            self.target: Target = load_target(targets_file, config.getoption("target"), base_url)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        verdict_file = Path(config.getoption("verdict_file"))
+        self.verdict_file = verdict_file if verdict_file.is_absolute() else self.root / verdict_file
+        self.evidence = EvidenceLog()
+        self.records: list[CheckRecord] = []
+        self.verdict: Verdict | None = None
+        self.write_error: str | None = None
+        self._redactor: Redactor | None = None
+        self._started = time.time()
+        self._started_mono = time.monotonic()
+        self.is_worker = hasattr(config, "workerinput")
+
+    # --- redaction -----------------------------------------------------------------------------------
+    @property
+    def redact(self) -> Redactor:
+        """Built on first use, when the secrets (the DSN of a demo stack started since) can be known."""
+        if self._redactor is None:
+            self._redactor = Redactor(self.target.secrets())
+        return self._redactor
+
+    def base_url(self) -> str:
+        try:
+            return self.target.resolve_base_url()
+        except ConfigError:
+            return "(demo stack not running)"
+
+    # --- hooks ---------------------------------------------------------------------------------------
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        t = self.target
+        try:
+            dsn = safe_dsn(t.resolve_dsn())
+        except ConfigError as exc:
+            dsn = f"(none: {exc})"
+        return [
+            f"target: {t.name}{' (embedded demo stack ' + str(t.stack) + ')' if t.is_demo else ''}",
+            f"base url: {self.base_url()}",
+            f"database: {self.redact(dsn)}",
+        ]
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        self.evidence.take()  # evidence belongs to the check that gathered it
+        return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        excinfo = call.excinfo
+        if excinfo is not None and excinfo.errisinstance(CouldNotRun):
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"could not run: {excinfo.value}")
+        self._scrub(report)
+        if is_check(item) and (call.when == "call" or report.outcome != "passed"):
+            record = self._record(item, report, excinfo)
+            if record is not None:
+                report.user_properties.append((RECORD_KEY, record.to_dict()))
+        return report
+
+    def _scrub(self, report: pytest.TestReport) -> None:
+        """No secret reaches the terminal, JUnit XML or a worker's report: redact it once, here."""
+        if report.longrepr is not None and not isinstance(report.longrepr, tuple):
+            report.longrepr = self.redact(str(report.longrepr))
+        elif isinstance(report.longrepr, tuple):
+            path, line, reason = report.longrepr
+            report.longrepr = (path, line, self.redact(reason))
+        report.sections = [(title, self.redact(text)) for title, text in report.sections]
+
+    def _record(
+        self, item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None
+    ) -> CheckRecord | None:
+        marker = item.get_closest_marker("condition")
+        condition = marker.args[0] if marker else None
+        if report.passed:
+            outcome, summary = PASSED, ""
+        elif report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            outcome, summary = COULD_NOT_RUN, reason.removeprefix("Skipped: ").removeprefix("could not run: ")
+        elif excinfo is not None and excinfo.errisinstance(AssertionError) and report.when == "call":
+            outcome, summary = FAILED, _summary(excinfo.value)
+            if isinstance(excinfo.value, Finding):
+                condition = excinfo.value.condition
+        else:
+            outcome = BROKEN
+            summary = _summary(excinfo.value) if excinfo else "error"
+            summary = f"{excinfo.typename}: {summary}" if excinfo else summary
+        evidence = [self.redact.data({"kind": e.kind, "title": e.title, "text": e.text, "data": e.data})
+                    for e in self.evidence.take()]
+        return CheckRecord(
+            nodeid=item.nodeid, check=item.name, outcome=outcome, condition=condition,
+            summary=self.redact(summary), duration_s=round(report.duration, 3), evidence=evidence,
+        )
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == RECORD_KEY:
+                self.records.append(CheckRecord.from_dict(value))
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.is_worker or not self.records:
+            return
+        self.verdict = assemble(
+            self.records, target=self.target.name, base_url=self.redact(self.base_url()),
+            started_at=_iso(self._started), finished_at=_iso(time.time()),
+            duration_s=time.monotonic() - self._started_mono,
+        )
+        try:
+            self.verdict.write(self.verdict_file)
+        except OSError as exc:
+            self.write_error = f"could not write {self.verdict_file}: {exc.strerror}"
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.verdict is None:
+            return
+        tr = terminalreporter
+        severity = self.verdict.severity
+        markup = {"green": True} if severity is None else {"red": True} if severity <= 2 else {"yellow": True}
+        tr.section("verdict", sep="=", bold=True, **markup)
+        lines = self.verdict.lines()
+        tr.write_line(lines[0], bold=True, **markup)
+        for line in lines[1:]:
+            tr.write_line(line)
+        tr.write_line(self.write_error or f"verdict written to {_relative(self.verdict_file)}")
+
+
+def _summary(exc: BaseException) -> str:
+    """The assertion message a person reads, without pytest's introspection lines."""
+    text = str(exc).strip()
+    if "\nassert " in text:
+        text = text.split("\nassert ", 1)[0]
+    if text.startswith("assert "):
+        return "the check's condition did not hold (" + text.splitlines()[0] + ")"
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())[:1000]
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,237 @@
+"""The one database adapter: a single read-only session with timeouts, opened once, queries by name.
+
+A database that is down or hangs is found out once: the connection attempt (or the query that hangs) is
+remembered, and every later query raises :class:`CouldNotRun` at once with that reason.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ..config import Timeouts
+from ..evidence import Evidence, table_text
+from ..outcomes import ConfigError, CouldNotRun
+
+APPLICATION_NAME = "scenescout-ir"
+T = TypeVar("T")
+
+# errors that mean "the suite could not look", not "the database is broken"
+_SUITE_PROBLEMS = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.UndefinedObject,
+    psycopg.errors.InsufficientPrivilege,
+    psycopg.errors.FeatureNotSupported,
+    psycopg.errors.ObjectNotInPrerequisiteState,  # e.g. pg_stat_statements not preloaded
+    psycopg.errors.SyntaxError,
+)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    name: str
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+    elapsed_s: float
+
+    def records(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+    def one(self) -> dict[str, Any]:
+        return self.records()[0]
+
+
+@dataclass(frozen=True)
+class Connectivity:
+    ok: bool
+    elapsed_s: float
+    error: str | None = None
+    version: str | None = None
+    in_recovery: bool | None = None
+    suite_problem: bool = False  # the suite's own DSN or credentials are wrong: could not run
+
+
+@cache
+def load_query(name: str) -> str:
+    return resources.files("scenescout_ir.queries").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+
+
+def identifier(name: str) -> sql.Identifier:
+    """``events`` or ``public.events`` as a quoted identifier."""
+    return sql.Identifier(*name.split("."))
+
+
+class Database:
+    def __init__(
+        self, dsn: Callable[[], str], timeouts: Timeouts, record: Callable[[Evidence], None]
+    ) -> None:
+        self._dsn = dsn
+        self.timeouts = timeouts
+        self._record = record
+        self._conn: psycopg.Connection[Any] | None = None
+        self._connectivity: Connectivity | None = None
+        self._dead: str | None = None  # why every later query is refused at once
+        self._lock = threading.Lock()
+        self.connections_opened = 0
+        self.statements_run = 0
+
+    # --- the connection ----------------------------------------------------------------------------
+    def connectivity(self) -> Connectivity:
+        """Connect once (read-only, with timeouts) and say how it went; later calls return the same."""
+        with self._lock:
+            if self._connectivity is None:
+                self._connectivity = self._connect()
+                if not self._connectivity.ok:
+                    self._dead = f"database unreachable: {self._connectivity.error}"
+            return self._connectivity
+
+    def _connect(self) -> Connectivity:
+        start = time.monotonic()
+        try:
+            conninfo = self._conninfo()
+        except ConfigError as exc:
+            return Connectivity(False, 0.0, str(exc), suite_problem=True)
+        deadline = self.timeouts.connect_s + 2.0
+        try:
+            self.connections_opened += 1
+            self._conn = _run_with_deadline(lambda: psycopg.connect(conninfo, autocommit=True), deadline)
+            info = self._fetch("connectivity", load_query("connectivity"), {})
+        except TimeoutError:
+            return Connectivity(False, time.monotonic() - start, f"no answer within {deadline:g} s (connect)")
+        except psycopg.OperationalError as exc:
+            message = _first_line(exc)
+            suite = "password authentication failed" in message or "does not exist" in message
+            return Connectivity(False, time.monotonic() - start, message, suite_problem=suite)
+        except psycopg.Error as exc:
+            return Connectivity(False, time.monotonic() - start, _first_line(exc))
+        except CouldNotRun as exc:
+            return Connectivity(False, time.monotonic() - start, str(exc))
+        row = info.one()
+        return Connectivity(True, time.monotonic() - start, None, row["version"], row["in_recovery"])
+
+    def _conninfo(self) -> str:
+        dsn = self._dsn()
+        try:
+            params = conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError(f"the database DSN is malformed: {_first_line(exc)}") from None
+        statement_ms = int(self.timeouts.statement_s * 1000)
+        options = " ".join(filter(None, [
+            str(params.get("options") or ""),
+            "-c default_transaction_read_only=on",
+            f"-c statement_timeout={statement_ms}",
+            "-c lock_timeout=1000",
+            f"-c idle_in_transaction_session_timeout={statement_ms * 2}",
+        ]))
+        params.update(
+            options=options,
+            connect_timeout=max(2, round(self.timeouts.connect_s)),
+            application_name=APPLICATION_NAME,
+        )
+        return make_conninfo(**params)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and self._dead is None:
+            try:
+                _run_with_deadline(conn.close, 2.0)
+            except (TimeoutError, psycopg.Error):
+                pass
+
+    # --- queries -----------------------------------------------------------------------------------
+    def query(self, name: str, params: dict[str, Any] | None = None, **identifiers: str) -> QueryResult:
+        """Run the named query from queries/; ``identifiers`` fill ``{placeholders}`` as quoted names."""
+        text: str | sql.Composed = load_query(name)
+        if identifiers:
+            text = sql.SQL(text).format(**{k: identifier(v) for k, v in identifiers.items()})  # type: ignore[arg-type]
+        return self.run(name, text, params or {})
+
+    def run(self, name: str, statement: str | sql.Composable, params: dict[str, Any]) -> QueryResult:
+        if not self.connectivity().ok or self._dead:
+            raise CouldNotRun(self._dead or "database unreachable")
+        with self._lock:
+            return self._fetch(name, statement, params)
+
+    def _fetch(self, name: str, statement: str | sql.Composable, params: dict[str, Any]) -> QueryResult:
+        conn = self._conn
+        assert conn is not None
+        start = time.monotonic()
+
+        def execute() -> tuple[list[str], list[tuple[Any, ...]]]:
+            with conn.cursor() as cur:
+                cur.execute(statement, params)  # type: ignore[arg-type]
+                columns = [d.name for d in cur.description or []]
+                return columns, list(cur.fetchall()) if cur.description else []
+
+        deadline = self.timeouts.statement_s + 2.0
+        self.statements_run += 1
+        text = statement if isinstance(statement, str) else statement.as_string(conn)
+        try:
+            columns, rows = _run_with_deadline(execute, deadline)
+        except TimeoutError:
+            self._dead = f"the database stopped answering (no reply to {name} within {deadline:g} s)"
+            self._record(Evidence("sql", name, f"{text.strip()}\n\n-- no answer within {deadline:g} s"))
+            raise CouldNotRun(self._dead) from None
+        except psycopg.errors.QueryCanceled:
+            self._record(Evidence("sql", name, f"{text.strip()}\n\n-- cancelled by statement_timeout"))
+            raise CouldNotRun(
+                f"{name} exceeded statement_timeout ({self.timeouts.statement_s:g} s): the database is slow "
+                "or the query needs an index"
+            ) from None
+        except _SUITE_PROBLEMS as exc:
+            self._record(Evidence("sql", name, f"{text.strip()}\n\n-- {_first_line(exc)}"))
+            raise CouldNotRun(f"{name}: {_first_line(exc)}") from None
+        except psycopg.OperationalError as exc:
+            self._dead = f"the database connection broke during {name}: {_first_line(exc)}"
+            raise CouldNotRun(self._dead) from None
+        elapsed = time.monotonic() - start
+        self._record(Evidence(
+            "sql", name, f"{text.strip()}\n\n{table_text(columns, rows)}\n({elapsed * 1000:.1f} ms)",
+            {"columns": columns, "rows": [[_plain(v) for v in row] for row in rows[:200]]},
+        ))
+        return QueryResult(name, columns, rows, elapsed)
+
+
+def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
+    """Run ``fn`` in a daemon thread; raise TimeoutError if it has not returned in time.
+
+    A query on a connection whose server stopped answering blocks in recv() with no timeout of its own;
+    the thread is abandoned (and dies with the process) so the run goes on.
+    """
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def target() -> None:
+        try:
+            box.put((True, fn()))
+        except BaseException as exc:  # handed to the caller as is
+            box.put((False, exc))
+
+    threading.Thread(target=target, name="scenescout-ir-db", daemon=True).start()
+    try:
+        ok, value = box.get(timeout=seconds)
+    except queue.Empty:
+        raise TimeoutError from None
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)

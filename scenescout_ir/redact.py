@@ -1,0 +1,68 @@
+"""One place that scrubs secrets from every message, attachment and report before anyone sees them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote
+
+MASK = "***"
+
+# userinfo of a URL (postgresql://user:PASSWORD@host), key=value secrets in DSNs, query strings and logs,
+# and the headers that carry credentials
+_PATTERNS = (
+    re.compile(r"(?P<keep>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<secret>[^@\s/]+)(?=@)", re.I),
+    re.compile(
+        r"(?P<keep>\b(?:password|passwd|pwd|apikey|api_key|api-key|access_token|token|secret|client_secret)"
+        r"\s*[=:]\s*['\"]?)(?P<secret>[^\s&'\",;]+)",
+        re.I,
+    ),
+    re.compile(r"(?P<keep>\b(?:authorization|cookie|set-cookie|x-api-key)['\"]?\s*[:=]\s*['\"]?)(?P<secret>[^\r\n'\"]+)",
+               re.I),
+)
+
+
+class Redactor:
+    """Replaces known secret values and anything shaped like a credential with ``***``."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        values: set[str] = set()
+        for secret in secrets:
+            values.update(_secret_parts(secret))
+        # longest first, so a password inside a DSN does not leave half the DSN behind
+        self._values = sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
+
+    def __call__(self, text: Any) -> str:
+        out = str(text)
+        for pattern in _PATTERNS:  # shapes first, so a DSN keeps its user and host
+            out = pattern.sub(lambda m: m.group("keep") + MASK, out)
+        for value in self._values:
+            out = out.replace(value, MASK)
+        return out
+
+    def data(self, value: Any) -> Any:
+        """Redact every string inside a JSON-like structure."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {self(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+
+def _secret_parts(secret: str) -> set[str]:
+    """The secret itself, and for a DSN its password in plain and URL-decoded form."""
+    parts = {secret}
+    match = _PATTERNS[0].search(secret)
+    if match:
+        parts.update({match.group("secret"), unquote(match.group("secret"))})
+    for kv in re.finditer(r"\bpassword\s*=\s*'?([^\s']+)", secret):
+        parts.add(kv.group(1))
+    return parts
+
+
+def safe_dsn(dsn: str) -> str:
+    """A DSN fit to print: the password masked."""
+    return Redactor()(dsn)

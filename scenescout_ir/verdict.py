@@ -1,0 +1,190 @@
+"""From what each check reported to the run's verdict: findings, the playbook's aggregate rules, severity."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .conditions import CONDITIONS, Severity
+
+PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "broken"
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """One check's outcome, as a worker reports it to the controlling process (plain data)."""
+
+    nodeid: str
+    check: str
+    outcome: str  # passed | failed | could_not_run | broken
+    condition: str | None = None  # conditions-table key (the marker's, or the Finding's)
+    summary: str = ""
+    duration_s: float = 0.0
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckRecord:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    check: str
+    component: str
+    condition: str
+    severity: Severity
+    summary: str
+    next_step: str
+    section: str
+    condition_key: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def line(self) -> str:
+        return f"  {self.severity.name} {self.component:<10} {self.condition}: {self.summary}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = self.severity.name
+        return data
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    base_url: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    severity: Severity | None
+    findings: list[FindingRecord]
+    counts: dict[str, int]
+    could_not_run: list[dict[str, str]]
+    broken: list[dict[str, str]]
+
+    @property
+    def label(self) -> str:
+        return self.severity.name if self.severity else "OK"
+
+    @property
+    def response(self) -> str:
+        return self.severity.response if self.severity else "none"
+
+    @property
+    def headline(self) -> str:
+        line = f"VERDICT: {self.severity.headline if self.severity else 'OK'}"
+        missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
+        if missing:
+            line += f" (incomplete: {missing} of {self.counts['total']} checks could not run)"
+        return line
+
+    def lines(self) -> list[str]:
+        out = [self.headline]
+        out += [f.line() for f in self.findings]
+        if self.findings:
+            out.append("next steps (from the playbook):")
+            seen: set[str] = set()
+            for f in self.findings:
+                if f.condition_key not in seen:
+                    seen.add(f.condition_key)
+                    out.append(f"  - {f.condition}: {f.next_step}")
+        if self.could_not_run:
+            out.append(f"could not run ({len(self.could_not_run)}; suite problems, not incidents):")
+            by_reason: dict[str, list[str]] = defaultdict(list)
+            for c in self.could_not_run:
+                by_reason[c["reason"]].append(c["check"])
+            out += [f"  - {', '.join(checks)}: {reason}" for reason, checks in by_reason.items()]
+        if self.broken:
+            out.append(f"broken checks ({len(self.broken)}; a bug in the suite, not an incident):")
+            out += [f"  - {c['check']}: {c['reason']}" for c in self.broken]
+        c = self.counts
+        out.append(
+            f"{c['passed']} passed, {c['failed']} found a problem, {c['could_not_run']} could not run"
+            + (f", {c['broken']} broken" if c["broken"] else "") + f"; {self.duration_s:.1f} s"
+        )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "base_url": self.base_url,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": round(self.duration_s, 3),
+            "severity": self.label,
+            "response": self.response,
+            "findings": [f.to_dict() for f in self.findings],
+            "counts": self.counts,
+            "could_not_run": self.could_not_run,
+            "broken": self.broken,
+        }
+
+    def write(self, path: Path) -> None:
+        """Atomically, so a reader never sees half a verdict."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".verdict-", suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.to_dict(), fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+
+
+def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
+    """Each failed check's finding, plus the aggregate ones the playbook implies.
+
+    A group (the user-facing endpoints, the ingestion sources) whose every checked member failed escalates
+    to its group condition: every endpoint down is a complete outage, every source stale a major
+    ingestion failure.
+    """
+    findings = [_finding(r) for r in records if r.outcome == FAILED and r.condition]
+    members: dict[str, list[CheckRecord]] = defaultdict(list)
+    for r in records:
+        cond = CONDITIONS.get(r.condition or "")
+        if cond and cond.group and r.outcome in (PASSED, FAILED):
+            members[cond.group].append(r)
+    for group, checked in members.items():
+        if all(r.outcome == FAILED for r in checked):
+            lead = CONDITIONS[checked[0].condition or ""]
+            escalated = CONDITIONS[lead.escalates_to or ""]
+            names = ", ".join(r.check for r in checked)
+            findings.append(FindingRecord(
+                check=f"all of {group}", component=escalated.component, condition=escalated.name,
+                severity=escalated.severity,
+                summary=f"all {len(checked)} checked {group.replace('_', '-')} checks failed ({names})",
+                next_step=escalated.next_step, section=escalated.section, condition_key=escalated.key,
+            ))
+    return sorted(findings, key=lambda f: (f.severity, f.component, f.check))
+
+
+def _finding(record: CheckRecord) -> FindingRecord:
+    cond = CONDITIONS[record.condition or ""]
+    return FindingRecord(
+        check=record.check, component=cond.component, condition=cond.name, severity=cond.severity,
+        summary=record.summary, next_step=cond.next_step, section=cond.section, condition_key=cond.key,
+        evidence=record.evidence,
+    )
+
+
+def assemble(
+    records: list[CheckRecord], *, target: str, base_url: str, started_at: str, finished_at: str,
+    duration_s: float,
+) -> Verdict:
+    findings = findings_of(records)
+    counts = {k: sum(1 for r in records if r.outcome == k) for k in (PASSED, FAILED, COULD_NOT_RUN, BROKEN)}
+    counts["skipped"] = counts[COULD_NOT_RUN]
+    counts["total"] = len(records)
+    return Verdict(
+        target=target, base_url=base_url, started_at=started_at, finished_at=finished_at,
+        duration_s=duration_s,
+        severity=min((f.severity for f in findings), default=None),
+        findings=findings, counts=counts,
+        could_not_run=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == COULD_NOT_RUN],
+        broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
+    )
