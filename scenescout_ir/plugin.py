@@ -44,7 +44,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     # --base-url is pytest-playwright's (or pytest-base-url's) option; the suite reads it from there.
 
 
+MARKERS = (
+    "emergency: the playbook's Initial Response and Investigation checks; the verdict in seconds",
+    "comprehensive: the playbook's Resolution and Recovery checks (browser smoke, integrity, recovery)",
+    "performance: the playbook's Performance Validation checks (response times, slow statements)",
+    "condition(key): the playbook condition (conditions-table key) a failure of this check indicates",
+)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
     config.pluginmanager.register(Suite(config), "scenescout_ir.suite")
 
 

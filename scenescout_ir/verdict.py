@@ -48,7 +48,7 @@ class FindingRecord:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"  {self.severity.name} {self.component:<10} {self.condition}: {self.summary}"
+        return f"  {self.severity.name} {self.component}: {self.condition} - {self.summary} ({self.check})"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -105,14 +105,18 @@ class HttpProbe:
             ) as resp:
                 ttfb = time.monotonic() - start
                 body = bytearray()
-                for chunk in resp.iter_content(8192):
-                    body.extend(chunk)
-                    if len(body) >= MAX_BODY or time.monotonic() > deadline:
-                        break
+                broken = None
+                try:
+                    for chunk in resp.iter_content(8192):
+                        body.extend(chunk)
+                        if len(body) >= MAX_BODY or time.monotonic() > deadline:
+                            break
+                except requests.RequestException as exc:  # the status came, the body broke off
+                    broken = f"body broken off: {type(exc).__name__}"
                 text = bytes(body[:MAX_BODY]).decode(resp.encoding or "utf-8", errors="replace")
                 return HttpResult(
                     "GET", url, resp.status_code, time.monotonic() - start,
-                    headers=dict(resp.headers), body=text, ttfb_s=ttfb,
+                    headers=dict(resp.headers), body=text, ttfb_s=ttfb, error=broken,
                 )
         except requests.ConnectTimeout:
             error = f"no connection within {self.timeouts.connect_s:g} s (connect timeout)"

@@ -1,0 +1,48 @@
+# The two commands of README.md: `make demo` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test check lint install chromium demo-start demo-stop clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
+	@$(PY) -c 'import pytest, psycopg, playwright, flask, allure, psutil, xdist' || { echo "python dependencies failed to install" >&2; exit 1; }
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the Playwright browser checks (Playwright cannot download its own here).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Debian's chromium (once)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+demo-start: install
+	$(PY) -m fixtures.demo start
+
+demo-stop:
+	@test -x $(PY) && $(PY) -m fixtures.demo stop || true
+
+# Start the demo stack (if it is not running) and triage it as the on-call engineer would.
+demo: demo-start
+	@$(PY) -m pytest -m emergency -q; status=$$?; echo; \
+	echo "The demo stack keeps running: inject a fault with '$(PY) -m fixtures.demo fault db_hanging',"; \
+	echo "run '$(PY) -m pytest -m emergency' again; 'make demo-stop' stops it."; exit $$status
+
+# The suite's own tests: unit tests of the machinery and the checks against the demo stack with faults.
+test: install chromium
+	$(PY) -m pytest tests -q
+
+lint: install
+	$(VENV)/bin/ruff check scenescout_ir fixtures checks scenarios tests
+	$(VENV)/bin/mypy
+
+clean: demo-stop
+	rm -rf .tmp reports/verdict.json

@@ -1,0 +1,124 @@
+"""The demo stack for the suite's own tests, and a way to run the checks against it as a user would.
+
+One stack per test session, in a throw-away state dir under .tmp/; every test that injects a fault
+clears it again, so the next one starts from a healthy stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TMP = ROOT / ".tmp"
+
+# Thresholds low enough that a fault shows within a second or two, and host limits high enough that a
+# busy CI machine does not raise a false alarm (the host checks have their own tests).
+TEST_THRESHOLDS = {
+    "stuck_transaction_s": 1,
+    "blocking_wait_s": 1,
+    "load_per_core": 1000,
+    "disk_used_pct": 99.9,
+    "memory_used_pct": 99.9,
+}
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    exit_code: int
+    output: str
+    verdict: dict[str, Any]
+
+    @property
+    def severity(self) -> str:
+        return str(self.verdict.get("severity"))
+
+    def findings(self, check: str | None = None) -> list[dict[str, Any]]:
+        return [f for f in self.verdict.get("findings", []) if check is None or f["check"].startswith(check)]
+
+    def outcome_of(self, check: str) -> str:
+        if any(f["check"] == check for f in self.findings()):
+            return "failed"
+        if any(c["check"] == check for c in self.verdict.get("could_not_run", [])):
+            return "could_not_run"
+        return "passed or not run"
+
+
+def targets_file(directory: Path, stack_dir: Path, **thresholds: Any) -> Path:
+    """A targets.toml whose demo target points at ``stack_dir``."""
+    limits = {**TEST_THRESHOLDS, **thresholds}
+    lines = [
+        "[targets.demo]",
+        f'stack = "{stack_dir}"',
+        'logs = ["logs/application.log", "logs/ingestion.log"]',
+        "[targets.demo.sources]",
+        *(f'{s} = {{ max_age = "10m" }}' for s in ("ticketmaster", "eventbrite", "songkick", "meetup")),
+        "[targets.demo.thresholds]",
+        *(f"{k} = {v}" for k, v in limits.items()),
+    ]
+    path = directory / f"targets-{abs(hash(tuple(sorted(limits.items()))))}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | None = None,
+              timeout: float = 120) -> SuiteRun:
+    """``pytest -m emergency`` in a subprocess, exactly as the on-call engineer runs it."""
+    verdict_file = workdir / "verdict.json"
+    verdict_file.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--targets-file", str(targets),
+           "--verdict-file", str(verdict_file), *args]
+    if not any(a.startswith("-m") for a in args) and "-m" not in args:
+        cmd[3:3] = ["-m", "emergency"]
+    proc = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, verdict)
+
+
+def _state_dir(name: str) -> Path:
+    TMP.mkdir(exist_ok=True)
+    TMP.chmod(0o755)
+    path = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=TMP))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_stack() -> Iterator[Any]:
+    from fixtures.demo import DemoStack
+
+    stack = DemoStack(_state_dir("stack"))
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def healthy_stack(demo_stack: Any) -> Iterator[Any]:
+    """The session's stack, returned to healthy after the test whatever it injected."""
+    yield demo_stack
+    demo_stack.clear()
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Path:
+    return _state_dir("runs")
+
+
+@pytest.fixture(scope="session")
+def demo_targets(demo_stack: Any, workdir: Path) -> Path:
+    return targets_file(workdir, demo_stack.info().state_dir)

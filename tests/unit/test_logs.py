@@ -1,0 +1,111 @@
+"""Reading the recent part of a log: plain and JSON lines, odd files, and never the whole file."""
+
+import json
+import os
+import time
+
+import pytest
+
+from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.probes.logs import LogReader, parse_line
+
+NOW = time.time()
+
+
+def iso(at):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + "Z"
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("2026-11-26T20:41:43Z ERROR ingest_meetup: connection refused", True),
+        ("2026-11-26T20:41:43Z INFO ingest_meetup: inserted 2 events, 0 errors", False),
+        ("[2026-11-26 20:41:43,123] level=error msg=boom", True),
+        ("2026/11/26 [error] 123#0: upstream timed out", True),
+        ("Traceback (most recent call last):", True),
+        ("psycopg.OperationalError: server closed the connection", True),
+        ('{"level":50,"time":1764189703000,"msg":"GET /api/events 500"}', True),
+        ('{"level":60,"time":1764189703000,"msg":"fatal"}', True),
+        ('{"level":30,"time":1764189703000,"msg":"GET / 200 error_count=0"}', False),
+        ('{"level":"error","timestamp":"2026-11-26T20:41:43Z"}', True),
+        ('{"severity":"WARNING"}', False),
+        ("{not json but has ERROR}", True),
+        ("\x00\xff\xfe garbage", False),
+    ],
+)
+def test_error_lines_are_recognised(line, error):
+    assert parse_line(line).error is error
+
+
+def test_pino_epoch_milliseconds_and_iso_stamps_are_read():
+    assert parse_line('{"level":30,"time":1764189703123}').at == pytest.approx(1764189703.123)
+    assert parse_line("2025-11-26T20:41:43Z INFO x").at == pytest.approx(1764189703.0)
+    assert parse_line("2025-11-26T21:41:43+01:00 INFO x").at == pytest.approx(1764189703.0)
+
+
+def write_log(path, lines):
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_only_the_window_is_counted(tmp_path):
+    old = [f"{iso(NOW - 3600)} ERROR old failure" for _ in range(5000)]  # several read blocks
+    recent = [f"{iso(NOW - 60)} INFO fine" for _ in range(18)] + [f"{iso(NOW - 30)} ERROR new failure"] * 2
+    scan = LogReader(lambda e: None).scan(write_log(tmp_path / "a.log", old + recent), 900, 1 << 20, now=NOW)
+    assert (scan.lines, scan.error_count) == (20, 2)
+    assert scan.ratio == pytest.approx(0.1)
+    assert scan.bytes_read < (tmp_path / "a.log").stat().st_size  # stopped at the window's start
+
+
+def test_json_lines_with_pino_levels(tmp_path):
+    lines = [json.dumps({"level": 50 if i % 4 == 0 else 30, "time": int((NOW - i) * 1000), "msg": "x"})
+             for i in range(40)]
+    scan = LogReader(lambda e: None).scan(write_log(tmp_path / "app.log", lines[::-1]), 900, 1 << 20, now=NOW)
+    assert (scan.lines, scan.error_count) == (40, 10)
+
+
+def test_a_file_without_timestamps_is_judged_on_its_last_bytes(tmp_path):
+    path = write_log(tmp_path / "plain.log", ["fine"] * 1000 + ["ERROR boom"] * 5)
+    scan = LogReader(lambda e: None).scan(path, 900, 200, now=NOW)
+    assert not scan.timestamped and scan.truncated
+    assert scan.error_count == 5 and scan.bytes_read <= 200
+
+
+def test_a_huge_line_without_newline_stays_within_the_byte_budget(tmp_path):
+    path = tmp_path / "huge.log"
+    path.write_bytes(b"x" * (3 << 20))
+    scan = LogReader(lambda e: None).scan(path, 900, 1 << 16, now=NOW)
+    assert scan.bytes_read <= 1 << 16 and scan.error_count == 0
+
+
+def test_an_empty_file_has_no_errors(tmp_path):
+    path = tmp_path / "empty.log"
+    path.write_text("")
+    assert LogReader(lambda e: None).scan(path, 900, 1 << 16).lines == 0
+
+
+def test_missing_directory_and_fifo_could_not_run(tmp_path):
+    reader = LogReader(lambda e: None)
+    with pytest.raises(CouldNotRun, match="does not exist"):
+        reader.scan(tmp_path / "missing.log", 900, 1024)
+    with pytest.raises(CouldNotRun, match="not a regular file"):
+        reader.scan(tmp_path, 900, 1024)
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(CouldNotRun, match="not a regular file"):  # opening it would block forever
+        reader.scan(tmp_path / "fifo", 900, 1024)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_an_unreadable_file_could_not_run(tmp_path):
+    path = write_log(tmp_path / "secret.log", ["x"])
+    path.chmod(0)
+    with pytest.raises(CouldNotRun, match="cannot read"):
+        LogReader(lambda e: None).scan(path, 900, 1024)
+
+
+def test_matching_lines_are_kept_as_evidence(tmp_path):
+    seen = []
+    path = write_log(tmp_path / "a.log", [f"{iso(NOW)} INFO ok", f"{iso(NOW)} ERROR payment failed"])
+    LogReader(seen.append).scan(path, 900, 1 << 16, now=NOW + 1)
+    assert ">> " in seen[0].text and "payment failed" in seen[0].text and "INFO ok" not in seen[0].text

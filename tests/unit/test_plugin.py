@@ -1,0 +1,119 @@
+"""The plugin's own behaviour, run in a scratch project with pytester."""
+
+import json
+
+import pytest
+
+CONFTEST = 'pytest_plugins = ("scenescout_ir.plugin", "fixtures.target")\n'
+TARGETS = """
+[targets.local]
+base_url = "http://127.0.0.1:9"
+dsn_env = "SCRATCH_DSN"
+host_checks = false
+[targets.local.sources]
+a = { max_age = "1m" }
+b = { max_age = "1m" }
+"""
+CHECKS = '''
+import pytest
+from scenescout_ir.outcomes import CouldNotRun, Finding
+
+pytestmark = pytest.mark.emergency
+
+@pytest.mark.condition("source_stale")
+def test_fresh(source):
+    assert source.name != "b", f"{source.name}: newest event is 99 min old"
+
+@pytest.mark.condition("log_errors")
+def test_cannot_look():
+    raise CouldNotRun("log file x does not exist")
+
+@pytest.mark.condition("slow_site")
+def test_escalates():
+    raise Finding("significant_degradation", "/ took 12.0 s")
+
+@pytest.mark.condition("memory")
+def test_broken():
+    raise KeyError("a bug in the suite")
+
+@pytest.mark.condition("memory")
+def test_secret_in_message():
+    assert False, "failed to connect to postgresql://oncall:hunter2-pw@db/x"
+
+def test_unmarked_module_level_marker_makes_it_a_check():
+    pass
+'''
+
+
+@pytest.fixture
+def scratch(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makefile(".toml", targets=TARGETS)
+    pytester.makepyfile(test_checks=CHECKS)
+    return pytester
+
+
+def verdict_of(pytester):
+    return json.loads((pytester.path / "reports" / "verdict.json").read_text())
+
+
+def test_outcomes_are_kept_apart_and_the_verdict_is_written(scratch):
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    verdict = verdict_of(scratch)
+    assert verdict["severity"] == "SEV2"
+    conditions = {f["check"]: f["condition"] for f in verdict["findings"]}
+    assert conditions["test_fresh[b]"] == "Single API source failure"
+    assert conditions["test_escalates"].startswith("Significant performance degradation")
+    assert "test_broken" not in conditions and verdict["broken"][0]["reason"].startswith("KeyError")
+    assert verdict["could_not_run"] == [{"check": "test_cannot_look", "reason": "log file x does not exist"}]
+    assert verdict["counts"]["passed"] == 2 and verdict["counts"]["total"] == 7
+    result.stdout.fnmatch_lines(["VERDICT: SEV2 - High - respond within 30 minutes*", "*SEV2*test_fresh*99 min*"])
+    assert result.ret == 1
+
+
+def test_a_secret_never_reaches_the_terminal_or_the_verdict(scratch):
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    assert "hunter2-pw" not in result.stdout.str() + result.stderr.str()
+    assert "hunter2-pw" not in (scratch.path / "reports" / "verdict.json").read_text()
+
+
+def test_the_same_verdict_comes_out_of_xdist_workers(scratch):
+    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    serial = verdict_of(scratch)
+    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-n", "2")
+    parallel = verdict_of(scratch)
+    for key in ("severity", "counts", "could_not_run", "broken"):
+        assert serial[key] == parallel[key], key
+    assert sorted(f["check"] for f in serial["findings"]) == sorted(f["check"] for f in parallel["findings"])
+
+
+@pytest.mark.parametrize(
+    ("args", "targets", "message"),
+    [
+        (["--target", "staging"], TARGETS, "ERROR: unknown target 'staging' in targets.toml: choose one of local*"),
+        (["--target", "local", "--base-url", "nope"], TARGETS, "ERROR: --base-url must be an http(s) URL*"),
+        (["--target", "local"], "[targets.local\n", "ERROR: *targets.toml is not valid TOML*"),
+        (["--target", "local", "--targets-file", "missing.toml"], TARGETS, "ERROR: *missing.toml not found*"),
+    ],
+)
+def test_a_bad_config_is_one_line_without_a_traceback(scratch, args, targets, message):
+    scratch.makefile(".toml", targets=targets)
+    result = scratch.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_an_unset_dsn_variable_makes_database_checks_could_not_run(scratch, monkeypatch):
+    monkeypatch.delenv("SCRATCH_DSN", raising=False)
+    scratch.makepyfile(test_checks="""
+import pytest
+pytestmark = pytest.mark.emergency
+@pytest.mark.condition("database_connection")
+def test_db(db):
+    db.query("connection_saturation")
+""")
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    (entry,) = verdict_of(scratch)["could_not_run"]
+    assert "SCRATCH_DSN is not set: export SCRATCH_DSN=" in entry["reason"]
+    assert result.ret == 0

@@ -1,0 +1,117 @@
+"""The probes against real sockets: refused, silent and garbage-speaking servers."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from scenescout_ir.config import Timeouts
+from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.probes.db import Database
+from scenescout_ir.probes.http import HttpProbe
+
+FAST = Timeouts(connect_s=0.5, read_s=0.5, statement_s=1, dns_s=0.5)
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never says a word (a hung app or a proxy that stopped answering)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        sock.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+@pytest.fixture
+def garbage_server():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4)
+
+    def serve():
+        conn, _ = sock.accept()
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n\x00\xffnot-js")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield sock.getsockname()[1]
+    sock.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_refused_host_is_asked_once():
+    evidence = []
+    probe = HttpProbe(FAST, evidence.append)
+    port = free_port()
+    first = probe.get(f"http://127.0.0.1:{port}/")
+    second = probe.get(f"http://127.0.0.1:{port}/api/health")
+    assert first.status is None and first.error == "connection refused"
+    assert "not asked again" in second.error and probe.requests_made == 1
+    assert len(evidence) == 2 and "no response" in evidence[0].text
+
+
+def test_a_silent_host_costs_one_read_timeout_then_answers_at_once(silent_server):
+    probe = HttpProbe(FAST, lambda e: None)
+    start = time.monotonic()
+    first = probe.get(f"http://127.0.0.1:{silent_server}/")
+    after_first = time.monotonic() - start
+    second = probe.get(f"http://127.0.0.1:{silent_server}/health")
+    assert first.error == "no answer within 0.5 s (read timeout)"
+    assert after_first < 3 and second.elapsed_s == 0.0 and "not asked again" in second.error
+
+
+def test_a_garbage_body_is_a_result_not_a_crash(garbage_server):
+    result = HttpProbe(FAST, lambda e: None).get(f"http://127.0.0.1:{garbage_server}/api/health")
+    assert result.status == 200 and result.json() is None
+
+
+def test_dns_failure_is_reported_with_its_reason():
+    result = HttpProbe(FAST, lambda e: None).resolve("scenescout.invalid")
+    assert result.addresses == () and result.error
+
+
+def test_a_silent_database_is_found_out_once(silent_server):
+    evidence = []
+    db = Database(lambda: f"postgresql://u:pw@127.0.0.1:{silent_server}/d", FAST, evidence.append)
+    start = time.monotonic()
+    status = db.connectivity()
+    assert not status.ok and "timeout" in status.error.lower() or "no answer" in status.error
+    assert time.monotonic() - start < 5  # libpq's connect_timeout (2 s minimum) or our deadline
+    again = time.monotonic()
+    with pytest.raises(CouldNotRun, match="database unreachable"):
+        db.query("connection_saturation")
+    assert time.monotonic() - again < 0.1 and db.connections_opened == 1
+
+
+def test_a_malformed_dsn_is_a_suite_problem():
+    status = Database(lambda: "this is not a dsn", FAST, lambda e: None).connectivity()
+    assert not status.ok and status.suite_problem
+
+
+def test_a_refused_database_is_a_finding_not_a_suite_problem():
+    status = Database(lambda: f"postgresql://u:pw@127.0.0.1:{free_port()}/d", FAST, lambda e: None).connectivity()
+    assert not status.ok and not status.suite_problem and "refused" in status.error.lower()

@@ -1,0 +1,90 @@
+"""The verdict: findings, the playbook's aggregate rules and the run's severity."""
+
+import json
+
+from scenescout_ir.conditions import CONDITIONS, Severity
+from scenescout_ir.verdict import CheckRecord, assemble, findings_of
+
+
+def rec(check, outcome, condition, summary=""):
+    return CheckRecord(nodeid=f"checks/x.py::{check}", check=check, outcome=outcome, condition=condition,
+                       summary=summary)
+
+
+def verdict(records):
+    return assemble(records, target="t", base_url="http://x", started_at="a", finished_at="b", duration_s=1.0)
+
+
+SOURCES = ["ticketmaster", "eventbrite", "songkick", "meetup"]
+
+
+def test_no_findings_is_ok():
+    v = verdict([rec("a", "passed", "partial_outage"), rec("b", "passed", "log_errors")])
+    assert v.severity is None and v.label == "OK" and v.headline == "VERDICT: OK"
+
+
+def test_one_stale_source_is_a_single_api_source_failure_sev2():
+    records = [rec(f"fresh[{s}]", "failed" if s == "meetup" else "passed", "source_stale") for s in SOURCES]
+    v = verdict(records)
+    assert v.label == "SEV2"
+    assert [f.condition for f in v.findings] == ["Single API source failure"]
+    assert v.headline == "VERDICT: SEV2 - High - respond within 30 minutes"
+
+
+def test_all_sources_stale_is_a_major_ingestion_failure_sev1():
+    v = verdict([rec(f"fresh[{s}]", "failed", "source_stale") for s in SOURCES])
+    assert v.label == "SEV1"
+    assert v.findings[0].condition == "Major data ingestion failure affecting all sources"
+    assert len(v.findings) == 5
+
+
+def test_every_user_facing_endpoint_down_is_a_complete_outage():
+    down = [rec(c, "failed", "partial_outage") for c in ("site", "health[/health]", "health[/api/health]")]
+    assert verdict(down).findings[0].condition == "Complete system outage"
+    assert verdict(down).label == "SEV1"
+    partly = down[:2] + [rec("health[/api/health]", "passed", "partial_outage")]
+    assert verdict(partly).label == "SEV2"
+    assert "Complete system outage" not in [f.condition for f in verdict(partly).findings]
+
+
+def test_checks_that_could_not_run_neither_count_as_findings_nor_complete_a_group():
+    records = [rec("fresh[a]", "failed", "source_stale"), rec("fresh[b]", "could_not_run", "source_stale", "db")]
+    v = verdict(records)
+    assert v.label == "SEV1"  # every source that could be checked is stale
+    only_skips = verdict([rec("x", "could_not_run", "database_connection", "DATABASE_URL is not set")])
+    assert only_skips.label == "OK" and only_skips.findings == []
+    assert "incomplete: 1 of 1 checks could not run" in only_skips.headline
+
+
+def test_broken_checks_are_suite_problems_not_findings():
+    v = verdict([rec("x", "broken", "log_errors", "TypeError: boom")])
+    assert v.findings == [] and v.broken == [{"check": "x", "reason": "TypeError: boom"}]
+
+
+def test_a_finding_carries_the_playbook_condition_next_step_and_severity():
+    (finding,) = findings_of([rec("test_stuck_transactions", "failed", "stuck_transactions", "2 open")])
+    cond = CONDITIONS["stuck_transactions"]
+    assert (finding.severity, finding.next_step, finding.component) == (Severity.SEV3, cond.next_step, "database")
+
+
+def test_the_worst_finding_sets_the_severity_and_findings_are_sorted_worst_first():
+    v = verdict([rec("logs", "failed", "log_errors"), rec("db", "failed", "database_connection")])
+    assert v.label == "SEV2" and [f.severity for f in v.findings] == [Severity.SEV2, Severity.SEV3]
+
+
+def test_verdict_json_has_the_documented_fields(tmp_path):
+    v = verdict([rec("db", "failed", "database_connection", "DATABASE DOWN"), rec("ok", "passed", "log_errors")])
+    path = tmp_path / "sub" / "verdict.json"
+    v.write(path)
+    data = json.loads(path.read_text())
+    assert {"target", "started_at", "finished_at", "duration_s", "severity", "response", "findings",
+            "counts"} <= set(data)
+    assert data["severity"] == "SEV2" and data["response"] == "30 minutes"
+    assert data["counts"]["passed"] == 1 and data["counts"]["failed"] == 1 and data["counts"]["skipped"] == 0
+    assert set(data["findings"][0]) >= {"check", "component", "condition", "severity", "summary", "next_step"}
+
+
+def test_every_condition_names_a_known_escalation():
+    for cond in CONDITIONS.values():
+        assert cond.escalates_to is None or cond.escalates_to in CONDITIONS, cond.key
+        assert (cond.group is None) == (cond.escalates_to is None), cond.key
