@@ -67,7 +67,10 @@ def test_outcomes_are_kept_apart_and_the_verdict_is_written(scratch):
     assert "test_broken" not in conditions and verdict["broken"][0]["reason"].startswith("KeyError")
     assert verdict["could_not_run"] == [{"check": "test_cannot_look", "reason": "log file x does not exist"}]
     assert verdict["counts"]["passed"] == 2 and verdict["counts"]["total"] == 7
-    result.stdout.fnmatch_lines(["VERDICT: SEV2 - High - respond within 30 minutes*", "*SEV2*test_fresh*99 min*"])
+    result.stdout.fnmatch_lines([
+        "VERDICT: SEV2 - High - respond within 30 minutes*",
+        "*SEV2 ingestion: Single API source failure - b: newest event is 99 min old (test_fresh[[]b])",
+    ])
     assert result.ret == 1
 
 
