@@ -92,6 +92,8 @@ class Suite:
         self._started = time.time()
         self._started_mono = time.monotonic()
         self.is_worker = hasattr(config, "workerinput")
+        self.probes: list[Any] = []  # the session's probes, for the footprint the run left on the target
+        self.footprint: dict[str, int] = {}
 
     # --- redaction -----------------------------------------------------------------------------------
     @property
@@ -137,8 +139,9 @@ class Suite:
         self._scrub(report)
         if is_check(item) and (call.when == "call" or report.outcome != "passed"):
             record = self._record(item, report, excinfo)
-            if record is not None:
-                report.user_properties.append((RECORD_KEY, record.to_dict()))
+            report.user_properties.append((RECORD_KEY, record.to_dict()))
+            if record.outcome == FAILED:  # the finding and what it rests on, instead of a traceback
+                report.longrepr = _finding_text(record)
         return report
 
     def _scrub(self, report: pytest.TestReport) -> None:
@@ -152,7 +155,7 @@ class Suite:
 
     def _record(
         self, item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None
-    ) -> CheckRecord | None:
+    ) -> CheckRecord:
         marker = item.get_closest_marker("condition")
         condition = marker.args[0] if marker else None
         if report.passed:
@@ -180,13 +183,33 @@ class Suite:
             if key == RECORD_KEY:
                 self.records.append(CheckRecord.from_dict(value))
 
+    def own_footprint(self) -> dict[str, int]:
+        counts = {"db_connections": 0, "db_statements": 0, "http_requests": 0}
+        for probe in self.probes:
+            counts["db_connections"] += getattr(probe, "connections_opened", 0)
+            counts["db_statements"] += getattr(probe, "statements_run", 0)
+            counts["http_requests"] += getattr(probe, "requests_made", 0)
+        return counts
+
+    def _add_footprint(self, counts: dict[str, int]) -> None:
+        for key, value in counts.items():
+            self.footprint[key] = self.footprint.get(key, 0) + value
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """xdist: each worker's footprint comes back with it."""
+        self._add_footprint(getattr(node, "workeroutput", {}).get("scenescout_footprint", {}))
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.is_worker or not self.records:
+        if self.is_worker:
+            self.config.workeroutput["scenescout_footprint"] = self.own_footprint()  # type: ignore[attr-defined]
+            return
+        self._add_footprint(self.own_footprint())
+        if not self.records:
             return
         self.verdict = assemble(
             self.records, target=self.target.name, base_url=self.redact(self.base_url()),
             started_at=_iso(self._started), finished_at=_iso(time.time()),
-            duration_s=time.monotonic() - self._started_mono,
+            duration_s=time.monotonic() - self._started_mono, footprint=self.footprint,
         )
         try:
             self.verdict.write(self.verdict_file)
@@ -206,6 +229,13 @@ class Suite:
         for line in lines[1:]:
             tr.write_line(line)
         tr.write_line(self.write_error or f"verdict written to {_relative(self.verdict_file)}")
+
+
+def _finding_text(record: CheckRecord) -> str:
+    lines = [record.summary, ""]
+    for item in record.evidence:
+        lines += [f"--- {item['kind']}: {item['title']}", item["text"], ""]
+    return "\n".join(lines)
 
 
 def _summary(exc: BaseException) -> str:

@@ -68,6 +68,7 @@ class Verdict:
     counts: dict[str, int]
     could_not_run: list[dict[str, str]]
     broken: list[dict[str, str]]
+    footprint: dict[str, int] = field(default_factory=dict)  # what the run cost the target
 
     @property
     def label(self) -> str:
@@ -96,7 +97,7 @@ class Verdict:
                     seen.add(f.condition_key)
                     out.append(f"  - {f.condition}: {f.next_step}")
         if self.could_not_run:
-            out.append(f"could not run ({len(self.could_not_run)}; suite problems, not incidents):")
+            out.append(f"could not run ({len(self.could_not_run)}; not counted as incidents):")
             by_reason: dict[str, list[str]] = defaultdict(list)
             for c in self.could_not_run:
                 by_reason[c["reason"]].append(c["check"])
@@ -124,6 +125,7 @@ class Verdict:
             "counts": self.counts,
             "could_not_run": self.could_not_run,
             "broken": self.broken,
+            "footprint": self.footprint,
         }
 
     def write(self, path: Path) -> None:
@@ -174,7 +176,7 @@ def _finding(record: CheckRecord) -> FindingRecord:
 
 def assemble(
     records: list[CheckRecord], *, target: str, base_url: str, started_at: str, finished_at: str,
-    duration_s: float,
+    duration_s: float, footprint: dict[str, int] | None = None,
 ) -> Verdict:
     findings = findings_of(records)
     counts = {k: sum(1 for r in records if r.outcome == k) for k in (PASSED, FAILED, COULD_NOT_RUN, BROKEN)}
@@ -187,4 +189,5 @@ def assemble(
         findings=findings, counts=counts,
         could_not_run=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == COULD_NOT_RUN],
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
+        footprint=dict(footprint or {}),
     )

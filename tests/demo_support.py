@@ -122,3 +122,14 @@ def workdir() -> Path:
 @pytest.fixture(scope="session")
 def demo_targets(demo_stack: Any, workdir: Path) -> Path:
     return targets_file(workdir, demo_stack.info().state_dir)
+
+
+def wait_for(condition: Any, what: str, timeout: float = 15.0, every: float = 0.1) -> None:
+    """Poll ``condition`` until it holds (a bounded wait on a condition, never a blind sleep)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
