@@ -154,6 +154,113 @@ _TABLE = (
         "Check system resources: which processes use the CPU (the processes listed).",
         "Investigation Phase / System Status Investigation",
     ),
+    # --- browser and routes (comprehensive) ------------------------------------------------------
+    Condition(
+        "route_down", "Partial system outage", Severity.SEV2, "site",
+        "A user-facing route fails: check the application logs for it; roll back the last deploy if it "
+        "started with it.",
+        "Incident Classification / Severity 2", group="user_facing", escalates_to="complete_outage",
+    ),
+    Condition(
+        "home_no_events", "Partial system outage", Severity.SEV2, "browser",
+        "The home page renders no events although it loads: check the browser console errors and the "
+        "failed requests listed (the API or database service the page calls), then the front-end deploy.",
+        "Resolution and Recovery / Verify Fix",
+    ),
+    Condition(
+        "feature_failure", "Non-critical feature failures", Severity.SEV3, "browser",
+        "A secondary page is broken: see its console errors and failed requests; fix or roll back.",
+        "Incident Classification / Severity 3",
+    ),
+    Condition(
+        "cosmetic", "Cosmetic issues", Severity.SEV4, "browser",
+        "Broken images or other cosmetic faults: fix in the next business day.",
+        "Incident Classification / Severity 4",
+    ),
+    # --- database integrity and recovery (comprehensive) -----------------------------------------
+    Condition(
+        "database_in_recovery", "Database connection problems", Severity.SEV2, "database",
+        "Database Recovery: the server is in recovery (a standby, or still replaying WAL): writes fail. "
+        "Check the hosting provider's failover status; point the app at the primary.",
+        "Recovery Procedures / Database Recovery",
+    ),
+    Condition(
+        "data_loss", "Data loss or corruption", Severity.SEV1, "database",
+        "Data Recovery: stop writes that could make it worse, find when the rows went (the baseline "
+        "snapshot's time), restore from backup (restore-from-backup.sh) and verify data integrity.",
+        "Recovery Procedures / Data Recovery",
+    ),
+    Condition(
+        "duplicate_events", "Single component degradation", Severity.SEV3, "database",
+        "Duplicate events by (source, external_id): find the ingestion run that wrote them (job_runs), "
+        "remove the duplicates and add a unique constraint.",
+        "Recovery Procedures / Data Recovery",
+    ),
+    Condition(
+        "ingestion_not_recovered", "Single API source failure", Severity.SEV2, "ingestion",
+        "Verify event ingestion resumed: check the source's latest job run and its error, its upstream API, "
+        "and backfill the gap (backfill-events.js) once it runs again.",
+        "Resolution and Recovery / Verify Fix", group="recovery", escalates_to="all_sources_stale",
+    ),
+    Condition(
+        "job_failed", "Single API source failure", Severity.SEV2, "ingestion",
+        "Scenario 3: read the failed job run's error, check the upstream API and run a manual ingestion test.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+    ),
+    Condition(
+        "source_disabled", "Minor configuration issues", Severity.SEV4, "ingestion",
+        "A source is disabled in api_configurations (perhaps during a mitigation): re-enable it when its "
+        "upstream is healthy (UPDATE api_configurations SET enabled = true WHERE source = ...).",
+        "Immediate Mitigation / API Rate Limiting",
+    ),
+    # --- upstream APIs and critical components ---------------------------------------------------
+    Condition(
+        "upstream_rate_limited", "Single API source failure", Severity.SEV2, "upstream",
+        "API Rate Limiting: check the rate-limit status; reduce the ingestion frequency or temporarily "
+        "disable the source in api_configurations.",
+        "Immediate Mitigation / API Rate Limiting",
+    ),
+    Condition(
+        "upstream_down", "Single API source failure", Severity.SEV2, "upstream",
+        "Scenario 3: the source's upstream API fails or hangs: check its status page; disable the source "
+        "until it recovers.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+    ),
+    Condition(
+        "auth_failure", "Authentication issues", Severity.SEV2, "auth",
+        "Authentication health fails: check the auth provider's status and the app's auth configuration.",
+        "Incident Classification / Severity 2",
+    ),
+    Condition(
+        "payment_failure", "Payment system failure", Severity.SEV1, "payments",
+        "Payment health fails: check the payment provider's status; communicate externally (SEV1).",
+        "Incident Classification / Severity 1",
+    ),
+    # --- performance ------------------------------------------------------------------------------
+    Condition(
+        "slow_statements", "Minor performance issues", Severity.SEV3, "database",
+        "Database performance check: the statements listed are slow on average; EXPLAIN them, add the "
+        "missing index or cache the result.",
+        "Resolution and Recovery / Performance Validation",
+    ),
+    Condition(
+        "database_efficiency", "Minor performance issues", Severity.SEV3, "database",
+        "Low cache hit ratio, temporary files, deadlocks or recovery conflicts: see the counters listed; "
+        "tune work_mem/shared_buffers or the queries that spill.",
+        "Resolution and Recovery / Performance Validation",
+    ),
+    Condition(
+        "missing_index", "Minor performance issues", Severity.SEV3, "database",
+        "Create the index named in the finding (CREATE INDEX CONCURRENTLY ...) so the freshness query stays "
+        "fast on a large table.",
+        "Investigation Phase / Application-Specific Checks",
+    ),
+    Condition(
+        "browser_timing", "Minor performance issues", Severity.SEV3, "browser",
+        "Scenario 4: the page is slow for users (timings listed): check TTFB first (server), then the "
+        "largest resources (front end).",
+        "Common Incident Scenarios / Scenario 4: Performance Degradation",
+    ),
 )
 
 CONDITIONS: dict[str, Condition] = {c.key: c for c in _TABLE}

@@ -55,6 +55,63 @@ class Timeouts:
 class Source:
     name: str
     max_age_s: float = 1800.0
+    upstream_url: str | None = None  # the vendor API, e.g. https://app.ticketmaster.com/discovery/v2/events.json
+    api_key_env: str | None = None  # the environment variable holding its key (never shown)
+    api_key_param: str = "apikey"  # the query parameter the key goes in ...
+    api_key_header: str | None = None  # ... or this header instead
+
+
+@dataclass(frozen=True)
+class Browser:
+    """The browser context and the selectors of the front end (defaults fit the demo and SceneScout)."""
+
+    viewport_width: int = 1280
+    viewport_height: int = 800
+    timezone: str = "UTC"
+    locale: str = "en-US"
+    geolocation: tuple[float, ...] = ()  # (latitude, longitude); empty: none
+    grant_geolocation: bool = False
+    local_storage: dict[str, str] = field(default_factory=dict)  # entries pre-seeded before the first load
+    event_card: str = ".event-card"
+    location_banner: str = ".location-banner"
+    nav: str = "nav"
+    main: str = "main"
+    route_cards: dict[str, str] = field(default_factory=lambda: {"/venues": ".venue-card"})
+    navigation_timeout_s: float = 10.0
+    ttfb_limit_s: float = 0.8
+    dom_content_loaded_limit_s: float = 2.0
+    load_limit_s: float = 3.0
+    lcp_limit_s: float = 2.5
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """Names for the integrity and recovery checks; a table that does not exist makes its check not run."""
+
+    baseline_file: str = "reports/baseline.json"
+    data_loss_ratio: float = 0.2  # a row count dropping by more than this share since the baseline
+    duplicate_key: tuple[str, ...] = ("source", "external_id")
+    job_runs_table: str = "job_runs"
+    job_name_column: str = "job_name"
+    job_status_column: str = "status"
+    job_time_column: str = "started_at"
+    job_prefix: str = "ingest_"
+    job_success: str = "success"
+    api_configurations_table: str = "api_configurations"
+    api_source_column: str = "source"
+    api_enabled_column: str = "enabled"
+
+
+@dataclass(frozen=True)
+class Performance:
+    samples: int = 10  # requests per endpoint, as the playbook's `for i in {1..10}` loop
+    sample_budget_s: float = 30.0  # total time the samples of one endpoint may take
+    concurrency: int = 1  # sequential by default: never load a struggling site
+    slow_statement_ms: float = 1000.0
+    top_statements: int = 20
+    cache_hit_ratio: float = 0.9
+    temp_bytes_limit: int = 1 << 30
+    deadlocks_limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,6 +137,12 @@ class Target:
     host_checks: bool = True
     stack: Path | None = None  # the embedded demo stack's state dir
     description: str = ""
+    backend_origins: tuple[str, ...] = ()  # other origins the front end calls (API, database service)
+    auth_health_url: str | None = None
+    payment_health_url: str | None = None
+    browser: Browser = field(default_factory=Browser)
+    integrity: Integrity = field(default_factory=Integrity)
+    performance: Performance = field(default_factory=Performance)
 
     @property
     def is_demo(self) -> bool:
@@ -124,7 +187,8 @@ class Target:
 
     def secrets(self) -> list[str]:
         """Values that must never be shown: the DSN's password and the secret environment variables."""
-        values = [os.environ.get(name, "") for name in (*self.secret_env, self.dsn_env)]
+        names = [*self.secret_env, self.dsn_env, *(s.api_key_env for s in self.sources if s.api_key_env)]
+        values = [os.environ.get(name, "") for name in names]
         try:
             values.append(self.resolve_dsn())
         except ConfigError:
@@ -195,18 +259,42 @@ def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
     _check_keys(table, set(names), where)
     values: dict[str, Any] = {}
     for key, value in table.items():
-        kind = names[key].type
-        if key.endswith("_s"):
-            values[key] = parse_duration(value, f"{where}.{key}")
-        elif kind == "int":
-            values[key] = _number(value, f"{where}.{key}", int)
-        elif kind == "float":
-            values[key] = _number(value, f"{where}.{key}")
-        else:
-            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value):
-                raise ConfigError(f"{where}.{key} must be an SQL name like 'events', got {value!r}")
-            values[key] = value
+        values[key] = _value(names[key].type, value, f"{where}.{key}", sql_names=cls in _SQL_NAMED)
     return cls(**values)
+
+
+def _value(kind: Any, value: Any, where: str, sql_names: bool = False) -> Any:
+    """One configuration value, checked against its dataclass field's (string) type."""
+    if where.endswith("_s"):
+        return parse_duration(value, where)
+    if kind == "int":
+        return _number(value, where, int)
+    if kind == "float":
+        return _number(value, where)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if kind.startswith("tuple[str"):
+        return _strings(value, where)
+    if kind.startswith("tuple[float"):
+        if not isinstance(value, list) or not all(isinstance(v, int | float) for v in value):
+            raise ConfigError(f"{where} must be a list of numbers like [52.52, 13.40], got {value!r}")
+        return tuple(float(v) for v in value)
+    if kind.startswith("dict[str, str]"):
+        table = _table(value, where)
+        if not all(isinstance(v, str) for v in table.values()):
+            raise ConfigError(f"{where} must map names to strings, got {value!r}")
+        return dict(table)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
+    if sql_names and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value):
+        raise ConfigError(f"{where} must be an SQL name like 'events', got {value!r}")
+    if kind == "str | None" and where.endswith("upstream_url") and value.startswith("/"):
+        return value  # relative to the target's base URL (the demo's stand-in vendor APIs)
+    if kind == "str | None" and where.endswith("_url"):
+        return check_url(value, where)
+    return value
 
 
 def _sources(raw: Any, where: str) -> tuple[Source, ...]:
@@ -214,16 +302,22 @@ def _sources(raw: Any, where: str) -> tuple[Source, ...]:
     sources = []
     for name, spec in table.items():
         spec_where = f"{where}.{name}"
-        spec = _table(spec, spec_where)
-        _check_keys(spec, {"max_age"}, spec_where)
-        max_age = parse_duration(spec.get("max_age", Source.max_age_s), f"{spec_where}.max_age")
-        sources.append(Source(name=name, max_age_s=max_age))
+        spec = dict(_table(spec, spec_where))
+        if "max_age" in spec:  # the documented spelling; the field is in seconds
+            spec["max_age_s"] = spec.pop("max_age")
+        source = _dataclass_from(Source, {"name": name, **spec}, spec_where)
+        sources.append(source)
     return tuple(sources)
 
 
+_SQL_NAMED = (EventsTable, Integrity)
+_SECTIONS: dict[str, type] = {
+    "events": EventsTable, "thresholds": Thresholds, "timeouts": Timeouts, "browser": Browser,
+    "integrity": Integrity, "performance": Performance,
+}
 _TARGET_KEYS = {
     "description", "base_url", "stack", "health_endpoints", "routes", "dsn_env", "logs", "sources",
-    "events", "thresholds", "timeouts", "secret_env", "host_checks",
+    "secret_env", "host_checks", "backend_origins", "auth_health_url", "payment_health_url", *_SECTIONS,
 }
 
 
@@ -254,12 +348,16 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
         kwargs["logs"] = tuple(log_base / p for p in Target.logs)
     if "sources" in spec:
         kwargs["sources"] = _sources(spec["sources"], f"{where}.sources")
-    if "events" in spec:
-        kwargs["events"] = _dataclass_from(EventsTable, spec["events"], f"{where}.events")
-    if "thresholds" in spec:
-        kwargs["thresholds"] = _dataclass_from(Thresholds, spec["thresholds"], f"{where}.thresholds")
-    if "timeouts" in spec:
-        kwargs["timeouts"] = _dataclass_from(Timeouts, spec["timeouts"], f"{where}.timeouts")
+    for section, cls in _SECTIONS.items():
+        if section in spec:
+            kwargs[section] = _dataclass_from(cls, spec[section], f"{where}.{section}")
+    if "backend_origins" in spec:
+        kwargs["backend_origins"] = tuple(
+            check_url(u, f"{where}.backend_origins") for u in _strings(spec["backend_origins"], where)
+        )
+    for key in ("auth_health_url", "payment_health_url"):
+        if key in spec:
+            kwargs[key] = check_url(spec[key], f"{where}.{key}")
     if "secret_env" in spec:
         kwargs["secret_env"] = _strings(spec["secret_env"], f"{where}.secret_env")
     if "host_checks" in spec:

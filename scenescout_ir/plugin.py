@@ -31,6 +31,9 @@ _OPTIONS = (
     ("--target", "SCENESCOUT_TARGET", DEFAULT_TARGET, "target from targets.toml to check"),
     ("--targets-file", "SCENESCOUT_TARGETS_FILE", DEFAULT_TARGETS_FILE, "the targets file"),
     ("--verdict-file", "SCENESCOUT_VERDICT_FILE", DEFAULT_VERDICT_FILE, "where to write the verdict JSON"),
+    ("--since", "SCENESCOUT_SINCE", "",
+     "ingestion recovery: new events expected since this ISO time (default: the open incident's start, "
+     "else 15 minutes ago)"),
 )
 
 
