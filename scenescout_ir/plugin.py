@@ -37,6 +37,12 @@ _OPTIONS = (
 )
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("scenescout", "SceneScout incident response")
     for flag, env, default, help_text in _OPTIONS:
@@ -59,6 +65,13 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     config.pluginmanager.register(Suite(config), "scenescout_ir.suite")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything in emergency runs in comprehensive too: verifying a fix re-checks the triage."""
+    for item in items:
+        if item.get_closest_marker("emergency") and not item.get_closest_marker("comprehensive"):
+            item.add_marker(pytest.mark.comprehensive)
 
 
 def suite(config: pytest.Config) -> Suite:
@@ -218,6 +231,7 @@ class Suite:
             self.verdict.write(self.verdict_file)
         except OSError as exc:
             self.write_error = f"could not write {self.verdict_file}: {exc.strerror}"
+        self.config.hook.pytest_scenescout_verdict(verdict=self.verdict, config=self.config)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
