@@ -67,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Suite(config), "scenescout_ir.suite")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything in emergency runs in comprehensive too: verifying a fix re-checks the triage."""
     for item in items:

@@ -434,6 +434,16 @@ def test_clear_all_returns_to_healthy(healthy: DemoStack, info: StackInfo) -> No
     assert " ERROR " not in info.ingestion_log.read_text()
 
 
+def test_clear_all_restarts_a_crashed_component(healthy: DemoStack, info: StackInfo) -> None:
+    app_pid = json.loads((info.state_dir / "stack.json").read_text())["pids"]["app"]
+    psutil.Process(app_pid).kill()
+    eventually(lambda: not healthy.status()["components"]["app"], what="the app to die")
+    assert healthy.status()["running"] is False
+    healthy.clear()
+    assert get(info, "/api/health").status_code == 200
+    assert healthy.status()["running"] is True
+
+
 def test_unknown_fault_and_bad_parameters(stack: DemoStack) -> None:
     with pytest.raises(ValueError, match="known faults: app_down, api_5xx"):
         stack.inject("disk_full")
