@@ -3,6 +3,7 @@
 import pytest
 
 from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.rules import diagnose_database_error
 
 pytestmark = pytest.mark.emergency
 
@@ -13,7 +14,9 @@ def test_database_connectivity(db):
     status = db.connectivity()
     if status.suite_problem:
         raise CouldNotRun(status.error)
-    assert status.ok, f"DATABASE DOWN: {status.error} (after {status.elapsed_s:.1f} s)"
+    assert status.ok, (
+        f"DATABASE DOWN: {diagnose_database_error(status.error or '')} ({status.error}, after {status.elapsed_s:.1f} s)"
+    )
 
 
 @pytest.mark.condition("connection_saturation")

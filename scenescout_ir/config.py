@@ -138,6 +138,7 @@ class Target:
     stack: Path | None = None  # the embedded demo stack's state dir
     description: str = ""
     backend_origins: tuple[str, ...] = ()  # other origins the front end calls (API, database service)
+    app_processes: tuple[str, ...] = ()  # command-line patterns of the app's processes, when run on its host
     auth_health_url: str | None = None
     payment_health_url: str | None = None
     browser: Browser = field(default_factory=Browser)
@@ -317,7 +318,7 @@ _SECTIONS: dict[str, type] = {
 }
 _TARGET_KEYS = {
     "description", "base_url", "stack", "health_endpoints", "routes", "dsn_env", "logs", "sources",
-    "secret_env", "host_checks", "backend_origins", "auth_health_url", "payment_health_url", *_SECTIONS,
+    "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url", *_SECTIONS,
 }
 
 
@@ -358,8 +359,11 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
     for key in ("auth_health_url", "payment_health_url"):
         if key in spec:
             kwargs[key] = check_url(spec[key], f"{where}.{key}")
-    if "secret_env" in spec:
-        kwargs["secret_env"] = _strings(spec["secret_env"], f"{where}.secret_env")
+    for key in ("secret_env", "app_processes"):
+        if key in spec:
+            kwargs[key] = _strings(spec[key], f"{where}.{key}")
+    if kwargs.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
+        kwargs["app_processes"] = (f"fixtures.demo.app --state-dir {kwargs['stack']}",)
     if "host_checks" in spec:
         if not isinstance(spec["host_checks"], bool):
             raise ConfigError(f"{where}.host_checks must be true or false, got {spec['host_checks']!r}")

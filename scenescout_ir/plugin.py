@@ -21,7 +21,7 @@ from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
 from .evidence import EvidenceLog
 from .outcomes import ConfigError, CouldNotRun, Finding
 from .redact import Redactor, safe_dsn
-from .verdict import BROKEN, COULD_NOT_RUN, FAILED, PASSED, CheckRecord, Verdict, assemble
+from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, CheckRecord, Verdict, assemble
 
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
@@ -179,7 +179,8 @@ class Suite:
             outcome, summary = PASSED, ""
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            outcome, summary = COULD_NOT_RUN, reason.removeprefix("Skipped: ").removeprefix("could not run: ")
+            outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
+            summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ")
         elif excinfo is not None and excinfo.errisinstance(AssertionError) and report.when == "call":
             outcome, summary = FAILED, _summary(excinfo.value)
             if isinstance(excinfo.value, Finding):

@@ -41,3 +41,22 @@ def check_response_time(result: HttpResult, limits: Thresholds) -> None:
         )
     if result.elapsed_s > limits.response_slo_s:
         raise Finding("slow_site", f"{path} took {result.elapsed_s:.1f} s (SLO: {limits.response_slo_s:g} s)")
+
+
+_DATABASE_DIAGNOSES = (
+    ("too many clients", "every connection slot is taken"),
+    ("password authentication failed", "the credentials are refused (a rotated password or a wrong role)"),
+    ("does not exist", "the database or role named in the DSN does not exist"),
+    ("timeout", "the server does not answer in time: hung, overloaded, or the network drops packets"),
+    ("no answer", "the server does not answer in time: hung, overloaded, or the network drops packets"),
+    ("refused", "nothing listens on the database port: the server is down"),
+    ("closed the connection", "the server (or a proxy in front of it) accepts and drops connections"),
+    ("starting up", "the server is starting up or in recovery"),
+    ("shutting down", "the server is shutting down"),
+)
+
+
+def diagnose_database_error(error: str) -> str:
+    """A connection error in words a person acts on (Scenario 2)."""
+    lowered = error.lower()
+    return next((words for key, words in _DATABASE_DIAGNOSES if key in lowered), "the connection failed")

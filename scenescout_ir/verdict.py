@@ -13,6 +13,8 @@ from typing import Any
 from .conditions import CONDITIONS, Severity
 
 PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "broken"
+NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
+OUTCOMES = (PASSED, FAILED, COULD_NOT_RUN, BROKEN, NOT_APPLICABLE)
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class CheckRecord:
 
     nodeid: str
     check: str
-    outcome: str  # passed | failed | could_not_run | broken
+    outcome: str  # passed | failed | could_not_run | broken | not_applicable
     condition: str | None = None  # conditions-table key (the marker's, or the Finding's)
     summary: str = ""
     duration_s: float = 0.0
@@ -68,6 +70,7 @@ class Verdict:
     counts: dict[str, int]
     could_not_run: list[dict[str, str]]
     broken: list[dict[str, str]]
+    not_applicable: list[dict[str, str]] = field(default_factory=list)
     footprint: dict[str, int] = field(default_factory=dict)  # what the run cost the target
 
     @property
@@ -102,13 +105,17 @@ class Verdict:
             for c in self.could_not_run:
                 by_reason[c["reason"]].append(c["check"])
             out += [f"  - {', '.join(checks)}: {reason}" for reason, checks in by_reason.items()]
+        if self.not_applicable:
+            out.append(f"not applicable ({len(self.not_applicable)}): "
+                       + "; ".join(f"{c['check']}: {c['reason']}" for c in self.not_applicable))
         if self.broken:
             out.append(f"broken checks ({len(self.broken)}; a bug in the suite, not an incident):")
             out += [f"  - {c['check']}: {c['reason']}" for c in self.broken]
         c = self.counts
         out.append(
             f"{c['passed']} passed, {c['failed']} found a problem, {c['could_not_run']} could not run"
-            + (f", {c['broken']} broken" if c["broken"] else "") + f"; {self.duration_s:.1f} s"
+            + (f", {c['broken']} broken" if c["broken"] else "")
+            + (f", {c['not_applicable']} not applicable" if c["not_applicable"] else "") + f"; {self.duration_s:.1f} s"
         )
         return out
 
@@ -125,6 +132,7 @@ class Verdict:
             "counts": self.counts,
             "could_not_run": self.could_not_run,
             "broken": self.broken,
+            "not_applicable": self.not_applicable,
             "footprint": self.footprint,
         }
 
@@ -179,8 +187,8 @@ def assemble(
     duration_s: float, footprint: dict[str, int] | None = None,
 ) -> Verdict:
     findings = findings_of(records)
-    counts = {k: sum(1 for r in records if r.outcome == k) for k in (PASSED, FAILED, COULD_NOT_RUN, BROKEN)}
-    counts["skipped"] = counts[COULD_NOT_RUN]
+    counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
+    counts["skipped"] = counts[COULD_NOT_RUN] + counts[NOT_APPLICABLE]
     counts["total"] = len(records)
     return Verdict(
         target=target, base_url=base_url, started_at=started_at, finished_at=finished_at,
@@ -189,5 +197,6 @@ def assemble(
         findings=findings, counts=counts,
         could_not_run=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == COULD_NOT_RUN],
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
+        not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
         footprint=dict(footprint or {}),
     )

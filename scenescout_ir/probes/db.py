@@ -142,6 +142,17 @@ class Database:
         )
         return make_conninfo(**params)
 
+    def endpoint(self) -> tuple[str, int]:
+        """The (host, port) the DSN points at, for the layers below the protocol (Scenario 2)."""
+        try:
+            params = conninfo_to_dict(self._dsn())
+        except (ConfigError, psycopg.ProgrammingError) as exc:
+            raise CouldNotRun(f"no database endpoint: {exc}") from None
+        host = str(params.get("host") or params.get("hostaddr") or "localhost").split(",")[0]
+        if host.startswith("/"):
+            raise CouldNotRun(f"the DSN points at a Unix socket ({host}): no TCP layer to check")
+        return host, int(str(params.get("port") or 5432).split(",")[0])
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None and self._dead is None:

@@ -88,3 +88,9 @@ def test_every_condition_names_a_known_escalation():
     for cond in CONDITIONS.values():
         assert cond.escalates_to is None or cond.escalates_to in CONDITIONS, cond.key
         assert (cond.group is None) == (cond.escalates_to is None), cond.key
+
+
+def test_checks_skipped_on_purpose_are_not_applicable_and_do_not_make_the_run_incomplete():
+    v = verdict([rec("tls", "not_applicable", "complete_outage", "plain HTTP"), rec("a", "passed", "log_errors")])
+    assert v.headline == "VERDICT: OK" and v.counts["skipped"] == 1
+    assert v.not_applicable == [{"check": "tls", "reason": "plain HTTP"}]

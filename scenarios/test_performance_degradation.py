@@ -1,0 +1,39 @@
+"""Scenario 4: Performance Degradation - identify the slow component (./scripts/app-health-check.mjs --detailed).
+
+One request to an endpoint that does not touch the database, one that does, and one database round trip: the
+slowest layer is named. Slow statements and blocking chains are in checks/test_performance.py.
+"""
+
+import pytest
+
+from scenescout_ir.outcomes import CouldNotRun, Finding
+
+pytestmark = pytest.mark.comprehensive
+
+
+@pytest.mark.condition("slow_site")
+def test_identify_the_slow_component(site, db, target):
+    """./scripts/app-health-check.mjs --detailed"""
+    limits = target.thresholds
+    shallow, deep = target.health_endpoints[0], target.health_endpoints[-1]
+    app, api = site.get(shallow), site.get(deep)
+    if app.status is None or api.status is None:
+        raise CouldNotRun(f"the site does not answer ({(app.error or api.error)}): see test_site_reachable")
+    try:
+        database = db.query("ping").elapsed_s
+    except CouldNotRun:
+        database = None
+    timings = (f"{shallow} {app.elapsed_s:.2f} s, {deep} {api.elapsed_s:.2f} s, database round trip "
+               + (f"{database * 1000:.0f} ms" if database is not None else "not measured (database unreachable)"))
+    slowest = max(app.elapsed_s, api.elapsed_s)
+    if slowest <= limits.response_slo_s:
+        return
+    if app.elapsed_s > limits.response_slo_s:
+        layer = f"the application itself: even {shallow}, which does not touch the database, is slow (host load, " \
+                "app workers, network)"
+    elif database is not None and database > limits.response_slo_s / 2:
+        layer = "the database: its round trip alone is slow (pg_stat_statements, blocking queries, host)"
+    else:
+        layer = f"the path behind {deep} but not the database round trip: the app's queries or its connection pool"
+    condition = "significant_degradation" if slowest > limits.response_sev2_s else "slow_site"
+    raise Finding(condition, f"the slow layer is {layer} ({timings}; SLO {limits.response_slo_s:g} s)")

@@ -1,0 +1,83 @@
+"""Drills: the playbook's Common Incident Scenarios, each fault injected into the demo stack, and the
+scenario's deep-dive must name the layer at fault (and pass on the healthy stack)."""
+
+import socket
+
+import pytest
+
+from tests.demo_support import run_suite, targets_file
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def scenario(name, targets, workdir, **kwargs):
+    return run_suite("-m", "comprehensive", f"scenarios/test_{name}.py", targets=targets, workdir=workdir, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["site_down", "database_connection_failures", "api_ingestion_failure",
+                                  "performance_degradation"])
+def test_every_deep_dive_passes_on_the_healthy_stack(demo_stack, demo_targets, workdir, name):
+    run = scenario(name, demo_targets, workdir)
+    assert run.severity == "OK" and run.verdict["counts"]["failed"] == 0, run.output
+    assert run.verdict["counts"]["could_not_run"] == 0, run.output
+
+
+def test_scenario_1_app_down_nothing_listens_and_no_process_runs(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("app_down")
+    run = scenario("site_down", demo_targets, workdir)
+    (tcp,) = run.findings("test_something_listens_on_the_site_port")
+    (ps,) = run.findings("test_application_processes_run")
+    assert "connection refused" in tcp["summary"] and "not running" in ps["summary"]
+    assert run.severity == "SEV1"
+
+
+def test_scenario_1_app_hanging_the_connection_opens_but_nothing_answers(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("app_hanging")
+    run = scenario("site_down", demo_targets, workdir)
+    assert run.outcome_of("test_something_listens_on_the_site_port") == "passed or not run"
+    (http,) = run.findings("test_the_application_answers_behind_the_proxy")
+    assert "nothing answers over HTTP" in http["summary"] and "hung" in http["summary"]
+
+
+def test_scenario_2_names_who_hoards_the_connections(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("connection_saturation")
+    run = scenario("database_connection_failures", demo_targets, workdir)
+    (finding,) = run.findings("test_no_application_hoards_connections")
+    assert "scenescout_app" in finding["summary"] and "'idle'" in finding["summary"]
+    assert finding["severity"] == "SEV2"
+
+
+def test_scenario_2_a_closed_database_port_is_named(demo_stack, workdir):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    targets = workdir / "closed-db.toml"
+    targets.write_text(f'[targets.elsewhere]\nbase_url = "{demo_stack.info().base_url}"\ndsn_env = "DRILL_DSN"\n')
+    run = run_suite("-m", "comprehensive", "scenarios/test_database_connection_failures.py", "--target", "elsewhere",
+                    targets=targets, workdir=workdir,
+                    env={"DRILL_DSN": f"postgresql://oncall:drill-secret@127.0.0.1:{closed}/scenescout"})
+    (finding,) = run.findings("test_database_port_accepts_tcp")
+    assert "connection refused" in finding["summary"] and "drill-secret" not in run.output
+
+
+def test_scenario_3_reads_each_sources_ingestion_errors(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("log_error_burst", count=40)
+    run = scenario("api_ingestion_failure", demo_targets, workdir)
+    stale = {f["check"] for f in run.findings()}
+    assert stale == {f"test_ingestion_function_logs[{s}]" for s in ("ticketmaster", "eventbrite", "songkick", "meetup")}
+    assert all("upstream request failed" in f["summary"] for f in run.findings())
+
+
+def test_scenario_4_names_the_application_as_the_slow_layer(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("slow_responses", seconds=2.5)
+    run = scenario("performance_degradation", demo_targets, workdir)
+    (finding,) = run.findings("test_identify_the_slow_component")
+    assert "the slow layer is the application itself" in finding["summary"]
+    assert finding["severity"] == "SEV3"
+
+
+def test_scenario_4_names_the_database_path(demo_stack, workdir):
+    strict = targets_file(workdir, demo_stack.info().state_dir, response_slo_s=0.0005)
+    run = scenario("performance_degradation", strict, workdir)
+    (finding,) = run.findings("test_identify_the_slow_component")
+    assert "the slow layer is" in finding["summary"] and "database round trip" in finding["summary"]
