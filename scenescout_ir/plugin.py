@@ -198,7 +198,7 @@ class Suite:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
-            if key == RECORD_KEY:
+            if key == RECORD_KEY and isinstance(value, dict):
                 self.records.append(CheckRecord.from_dict(value))
 
     def own_footprint(self) -> dict[str, int]:

@@ -111,11 +111,11 @@ class Verdict:
         if self.broken:
             out.append(f"broken checks ({len(self.broken)}; a bug in the suite, not an incident):")
             out += [f"  - {c['check']}: {c['reason']}" for c in self.broken]
-        c = self.counts
+        n = self.counts
         out.append(
-            f"{c['passed']} passed, {c['failed']} found a problem, {c['could_not_run']} could not run"
-            + (f", {c['broken']} broken" if c["broken"] else "")
-            + (f", {c['not_applicable']} not applicable" if c["not_applicable"] else "") + f"; {self.duration_s:.1f} s"
+            f"{n['passed']} passed, {n['failed']} found a problem, {n['could_not_run']} could not run"
+            + (f", {n['broken']} broken" if n["broken"] else "")
+            + (f", {n['not_applicable']} not applicable" if n["not_applicable"] else "") + f"; {self.duration_s:.1f} s"
         )
         return out
 

@@ -140,7 +140,7 @@ class Database:
             connect_timeout=max(2, round(self.timeouts.connect_s)),
             application_name=APPLICATION_NAME,
         )
-        return make_conninfo(**params)
+        return make_conninfo("", **params)
 
     def endpoint(self) -> tuple[str, int]:
         """The (host, port) the DSN points at, for the layers below the protocol (Scenario 2)."""
