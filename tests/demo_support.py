@@ -53,20 +53,28 @@ class SuiteRun:
         return "passed or not run"
 
 
-def targets_file(directory: Path, stack_dir: Path, **thresholds: Any) -> Path:
-    """A targets.toml whose demo target points at ``stack_dir``."""
+def targets_file(
+    directory: Path, stack_dir: Path, *, keys: dict[str, Any] | None = None,
+    sections: dict[str, dict[str, Any]] | None = None, **thresholds: Any,
+) -> Path:
+    """A targets.toml whose demo target points at ``stack_dir``; ``keys`` are more target keys (e.g.
+    ``routes=["/"]``), ``sections`` more tables (e.g. ``{"performance": {"samples": 3}}``)."""
     limits = {**TEST_THRESHOLDS, **thresholds}
     lines = [
         "[targets.demo]",
         f'stack = "{stack_dir}"',
         'logs = ["logs/application.log", "logs/ingestion.log"]',
+        *(f"{k} = {json.dumps(v)}" for k, v in (keys or {}).items()),  # JSON strings, numbers, lists are TOML
         "[targets.demo.sources]",
         *(f'{s} = {{ max_age = "10m" }}' for s in ("ticketmaster", "eventbrite", "songkick", "meetup")),
         "[targets.demo.thresholds]",
         *(f"{k} = {v}" for k, v in limits.items()),
     ]
-    path = directory / f"targets-{abs(hash(tuple(sorted(limits.items()))))}.toml"
-    path.write_text("\n".join(lines) + "\n")
+    for name, table in (sections or {}).items():
+        lines += [f"[targets.demo.{name}]", *(f"{k} = {json.dumps(v)}" for k, v in table.items())]
+    content = "\n".join(lines) + "\n"
+    path = directory / f"targets-{abs(hash(content))}.toml"
+    path.write_text(content)
     return path
 
 

@@ -81,27 +81,33 @@ class HttpProbe:
     def host_down(self, url: str) -> str | None:
         return self._down.get(_host(url))
 
-    def get(self, url: str, *, headers: dict[str, str] | None = None) -> HttpResult:
+    def get(
+        self, url: str, *, headers: dict[str, str] | None = None, read_s: float | None = None, record: bool = True
+    ) -> HttpResult:
+        """One GET. ``read_s`` overrides the read timeout (the response-time sampler measures past 10 s);
+        ``record=False`` leaves the evidence to the caller (a sampler records its samples as one table)."""
         host = _host(url)
         known = self._down.get(host)
         if known:
             result = HttpResult("GET", url, None, 0.0, error=f"{known} (not asked again)")
         else:
-            result = self._get(url, headers or {})
+            result = self._get(url, headers or {}, self.timeouts.read_s if read_s is None else read_s)
             if result.status is None:
                 with self._lock:
                     self._down.setdefault(host, f"{result.error}, first seen on GET {urlsplit(url).path or '/'}")
-        self._record(_evidence(result))
+        if record:
+            self._record(_evidence(result))
         return result
 
-    def _get(self, url: str, headers: dict[str, str]) -> HttpResult:
+    def _get(self, url: str, headers: dict[str, str], read_s: float) -> HttpResult:
         start = time.monotonic()
-        deadline = start + self.timeouts.connect_s + self.timeouts.read_s
-        self.requests_made += 1
+        deadline = start + self.timeouts.connect_s + read_s
+        with self._lock:
+            self.requests_made += 1
         try:
             with self._session.get(
                 url, headers=headers, stream=True, allow_redirects=False,
-                timeout=(self.timeouts.connect_s, self.timeouts.read_s),
+                timeout=(self.timeouts.connect_s, read_s),
             ) as resp:
                 ttfb = time.monotonic() - start
                 body = bytearray()
@@ -121,7 +127,7 @@ class HttpProbe:
         except requests.ConnectTimeout:
             error = f"no connection within {self.timeouts.connect_s:g} s (connect timeout)"
         except requests.ReadTimeout:
-            error = f"no answer within {self.timeouts.read_s:g} s (read timeout)"
+            error = f"no answer within {read_s:g} s (read timeout)"
         except requests.ConnectionError as exc:
             error = _connection_error(exc)
         except requests.RequestException as exc:

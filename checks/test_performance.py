@@ -1,0 +1,141 @@
+"""Performance Validation and Scenario 4 (Performance Degradation): response times, slow statements,
+blocking chains, the database's efficiency counters, and whether the freshness query has its index.
+
+Run them with ``pytest -m performance``. They are read-only and bounded: the response-time samples are
+sequential unless ``performance.concurrency`` says otherwise, stop at the first answer over the SEV2 line
+or that fails, and stay within ``performance.sample_budget_s`` per endpoint.
+"""
+
+import contextlib
+from collections.abc import Callable
+
+import pytest
+
+from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.performance import (
+    CounterSnapshots,
+    blocking_chains,
+    check_response_times,
+    describe_statement,
+    efficiency,
+    explained,
+    full_reads,
+    plan_outline,
+    plan_root,
+    plural,
+    statements_view,
+)
+from scenescout_ir.plugin import suite
+from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
+
+pytestmark = pytest.mark.performance
+
+
+@pytest.fixture
+def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleSet]:
+    """``sample(path)``: the target's response-time samples of that path, with a chart in reports/."""
+    sampler = ResponseSampler(
+        http, target.performance, target.thresholds, target.timeouts, suite(pytestconfig).evidence,
+        chart_dir=suite(pytestconfig).verdict_file.parent / "charts",
+    )
+    return lambda path: sampler.sample(site.base_url + path, name=request.node.name)
+
+
+# --- response times ---------------------------------------------------------------------------------
+
+
+@pytest.mark.condition("slow_site")
+def test_health_endpoint_response_time(sample, target, health_endpoint):
+    """for i in {1..10}; do curl -o /dev/null -s -w "%{time_total}\\n" https://scenescout.app/health; done
+    | awk '{sum+=$1} END {print "Average:", sum/NR}'   (with p50, p95, max and the time to first byte)"""
+    check_response_times(sample(health_endpoint), target.thresholds)
+
+
+@pytest.mark.condition("slow_site")
+def test_route_response_time(sample, target, route):
+    """for i in {1..10}; do curl -o /dev/null -s -w "%{time_total}\\n" https://scenescout.app/; done
+    | awk '{sum+=$1} END {print "Average:", sum/NR}'   (for every user-facing route)"""
+    check_response_times(sample(route), target.thresholds)
+
+
+# --- the database -----------------------------------------------------------------------------------
+
+
+@pytest.mark.condition("slow_statements")
+def test_slow_statements(db, target):
+    """SELECT query, mean_exec_time, calls FROM pg_stat_statements WHERE mean_exec_time > 1000
+    ORDER BY mean_exec_time DESC LIMIT 10;   (this database's statements, by mean and by total time)
+
+    The means cover every call since pg_stat_statements was last reset (its stats_reset is in the
+    evidence): a statement that became slow an hour ago after a million fast calls shows late. Deltas
+    would need a snapshot of every statement from an earlier run; the playbook's reading is kept.
+    """
+    perf = target.performance
+    view = statements_view(db.query("pg_stat_statements_status").one())
+    with contextlib.suppress(CouldNotRun):  # before PostgreSQL 14 there is no pg_stat_statements_info
+        db.query("statements_reset", info=view.replace("pg_stat_statements", "pg_stat_statements_info"))
+    rows = db.query("slow_statements", {"top": perf.top_statements}, view=view).records()
+    slow = [r for r in rows if r["ranked_by"] == "mean" and float(r["mean_ms"]) > perf.slow_statement_ms]
+    assert not slow, (
+        f"{plural(len(slow), 'statement')} over {perf.slow_statement_ms:g} ms on average: "
+        + "; ".join(describe_statement(r) for r in slow[:3])
+    )
+
+
+@pytest.mark.condition("blocking_locks")
+def test_blocking_chains(db, target):
+    """Scenario 4: Check for blocking queries, as chains: who waits on whom, down to the session at the
+    head that blocks them all, with each one's statement and how long it has waited (or held its
+    transaction). A chain is more than one level of waiting; one session waiting on another is
+    test_blocking_locks'. Same query as that check (pg_blocking_pids), read as a graph."""
+    limit = target.thresholds.blocking_wait_s
+    chains = [c for c in blocking_chains(db.query("blocking_locks").records())
+              if c.depth > 1 and c.longest_wait_s >= limit]
+    assert not chains, (
+        f"{plural(len(chains), 'blocking chain')} waiting {limit:g} s or longer: "
+        + "; ".join(f"{c.depth + 1} sessions behind pid {c.head.pid}: {c.describe()}" for c in chains[:3])
+    )
+
+
+@pytest.mark.condition("database_efficiency")
+def test_database_efficiency(db, target, pytestconfig):
+    """Cache hit ratio, temporary files, deadlocks and recovery conflicts of this database
+    (pg_stat_database, pg_stat_database_conflicts).
+
+    The playbook's "Database errors" query, SELECT message, detail, hint, COUNT(*) FROM
+    pg_stat_database_conflicts ... GROUP BY message, detail, hint, cannot run: that view has no such
+    columns, only per-database counters (confl_tablespace, confl_lock, confl_snapshot, confl_bufferpin,
+    confl_deadlock), and they only move on a standby. Those counters are read here instead.
+
+    The counters are cumulative since the statistics were reset, often months: a deadlock in March is no
+    news now. So each run saves them (database_counters.json beside the verdict) and the next run judges
+    the deltas since; the first run, or one after a reset or restart, judges only the cache hit ratio
+    (a ratio over a long time is still a ratio) and says so.
+    """
+    counters = db.query("database_counters").one()
+    snapshots = CounterSnapshots(suite(pytestconfig).verdict_file.parent / "database_counters.json")
+    key = f"{target.name}/{counters['database']}"
+    seen = efficiency(counters, snapshots.load(key))
+    snapshots.save(key, counters)
+    problems = seen.problems(target.performance)
+    assert not problems, f"{counters['database']}, {seen.window}: " + "; ".join(problems)
+
+
+@pytest.mark.condition("missing_index")
+def test_freshness_query_uses_an_index(db, target):
+    """The playbook's "Check event ingestion status" reads the whole events table (GROUP BY source); the
+    suite asks per source for the newest row, which is one index probe with an index on
+    (source, created_at) and a scan of the whole table without one. EXPLAIN (no ANALYZE: nothing runs)
+    tells which: a Seq Scan or a Sort means the index is missing or unusable."""
+    events = target.events
+    source = target.sources[0].name if target.sources else ""
+    names = {"table": events.table, "source_column": events.source_column,
+             "timestamp_column": events.timestamp_column}
+    plan = plan_root(db.run("ingestion_freshness_plan", explained("ingestion_freshness", **names),
+                            {"source": source}).rows)
+    reads = full_reads(plan)
+    index = f"{events.table.split('.')[-1]}_{events.source_column}_{events.timestamp_column}_idx"
+    assert not reads, (
+        f"the freshness query reads every row: {', '.join(reads)} (plan: {plan_outline(plan)}); "
+        f"CREATE INDEX CONCURRENTLY {index} ON {events.table} ({events.source_column}, {events.timestamp_column})"
+    )
