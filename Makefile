@@ -1,4 +1,4 @@
-# The two commands of README.md: `make demo` and `make test`. Both install what is missing first.
+# The commands of README.md: `make demo`, `make test` and `make report`. Each installs what is missing first.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test check lint install chromium demo-start demo-stop clean
+NODE_STAMP := node_modules/.installed
+
+.PHONY: demo test check lint install chromium demo-start demo-stop clean report
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +18,12 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# The Allure Report 3 command line (npm package `allure`, pinned in package-lock.json) for `make report`.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or newer (it runs the Allure report tool)" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
 
 # Debian's Chromium for the Playwright browser checks (Playwright cannot download its own here).
 chromium:
@@ -37,8 +45,12 @@ demo: demo-start
 	echo "run '$(PY) -m pytest -m emergency' again; 'make demo-stop' stops it."; exit $$status
 
 # The suite's own tests: unit tests of the machinery and the checks against the demo stack with faults.
-test: install chromium
+test: install chromium $(NODE_STAMP)
 	$(PY) -m pytest tests -q
+
+# The kept runs (reports/runs/) as self-contained HTML reports; reports/report.html is the newest, to attach.
+report: install $(NODE_STAMP)
+	$(PY) -m scenescout_ir report
 
 lint: install
 	$(VENV)/bin/ruff check scenescout_ir fixtures checks scenarios tests

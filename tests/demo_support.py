@@ -87,9 +87,12 @@ def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | No
            "--verdict-file", str(verdict_file), *args]
     if not any(a.startswith("-m") for a in args) and "-m" not in args:
         cmd[3:3] = ["-m", "emergency"]
+    # what a run writes beyond the verdict stays in the test's workdir: no incident log or webhook of the
+    # person running the tests is touched unless the test names its own
+    isolated = {"SCENESCOUT_INCIDENTS_DIR": str(workdir / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": ""}
     proc = subprocess.run(
         cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **isolated, **(env or {})},
     )
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
     return SuiteRun(proc.returncode, proc.stdout + proc.stderr, verdict)

@@ -1,0 +1,117 @@
+"""The shareable report: Allure 3 (node_modules/.bin/allure, installed by `make test`/`make report` with npm ci)
+renders each kept run into one self-contained HTML file, oldest first, keeping the history across runs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scenescout_ir import report
+from tests.unit.test_allure_evidence import CONFTEST, TARGETS
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK = """
+import pytest
+pytestmark = pytest.mark.emergency
+
+@pytest.mark.condition("source_stale")
+def test_fresh():
+    assert False, "meetup: newest event is 181 min old (limit: 10 min)"
+
+@pytest.mark.condition("log_errors")
+def test_logs():
+    pass
+"""
+
+
+@pytest.fixture
+def scratch(pytester, monkeypatch):
+    monkeypatch.setenv("SCENESCOUT_INCIDENTS_DIR", str(pytester.path / "incidents"))
+    monkeypatch.delenv("SCENESCOUT_SLACK_WEBHOOK", raising=False)
+    pytester.makeconftest(CONFTEST)
+    pytester.makefile(".toml", targets=TARGETS)
+    pytester.makepyfile(test_checks=CHECK)
+    return pytester
+
+
+@pytest.fixture
+def allure():
+    return report.allure_command(ROOT)
+
+
+def kept(pytester, runs):
+    for _ in range(runs):
+        pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    return pytester.path / "reports"
+
+
+def test_each_kept_run_becomes_one_self_contained_file_with_history(scratch, allure):
+    reports_dir = kept(scratch, 2)
+    rendered = report.render_pending(reports_dir, allure=allure)
+    runs = report.runs(reports_dir)
+    assert rendered == [r / "report.html" for r in runs] and len(runs) == 2
+    for run_dir in runs:
+        assert sorted(p.name for p in run_dir.iterdir()) == ["allure-results", "report.html", "verdict.json"]
+        html = (run_dir / "report.html").read_text()
+        assert html.lstrip().lower().startswith("<!doctype html>")
+        assert 'src="http' not in html.split("</head>")[0].replace('src="https://www.googletagmanager', "")
+    latest = reports_dir / "report.html"
+    assert latest.read_bytes() == (runs[-1] / "report.html").read_bytes()
+    history = (reports_dir / "history.jsonl").read_text().splitlines()
+    assert len(history) == 2  # one point per run: the trend across runs
+    assert report.render_pending(reports_dir, allure=allure) == []  # nothing rendered twice
+    kept(scratch, 1)
+    (newest,) = report.render_pending(reports_dir, allure=allure)
+    assert len((reports_dir / "history.jsonl").read_text().splitlines()) == 3
+    assert latest.read_bytes() == newest.read_bytes()
+    assert not [p for p in reports_dir.iterdir() if p.name.startswith(".render-")]  # its scratch dir is gone
+
+
+def test_the_report_is_titled_with_the_run_and_its_verdict(scratch, allure):
+    reports_dir = kept(scratch, 1)
+    (run_dir,) = report.runs(reports_dir)
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert report.title_of(verdict).startswith("SceneScout local ")
+    assert report.title_of(verdict).endswith(": SEV1 - Critical - respond immediately")  # one source, all stale
+    report.render_pending(reports_dir, allure=allure)
+    assert report.title_of(verdict) in (run_dir / "report.html").read_text()
+
+
+def test_a_missing_tool_or_missing_results_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv(report.ALLURE_ENV, str(tmp_path / "no-allure"))
+    with pytest.raises(report.ReportError, match=r"not installed .*run `make report`"):
+        report.allure_command(ROOT)
+    monkeypatch.delenv(report.ALLURE_ENV)
+    with pytest.raises(report.ReportError, match="no Allure results at"):
+        report.render(tmp_path / "nothing", tmp_path / "r.html", title="t", allure=report.allure_command(ROOT))
+
+
+def test_the_report_command_says_what_it_made_or_why_not_in_one_line(scratch, tmp_path):
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "scenescout_ir", "report", *args], capture_output=True,
+                              text=True, cwd=ROOT, timeout=120, env={**os.environ})
+
+    empty = cli("--reports-dir", str(tmp_path))
+    assert empty.returncode == 2 and empty.stderr.count("\n") == 1 and empty.stderr.startswith("error: no run kept")
+    reports_dir = kept(scratch, 1)
+    made = cli("--reports-dir", str(reports_dir))
+    assert made.returncode == 0, made.stderr
+    assert "one self-contained file to attach" in made.stdout
+    adhoc = cli("--results", str(reports_dir / "allure-results"), "--output", str(tmp_path / "adhoc.html"))
+    assert adhoc.returncode == 0, adhoc.stderr
+    assert (tmp_path / "adhoc.html").stat().st_size > 100_000
+
+
+def test_pruning_keeps_the_newest_and_every_run_an_incident_links_to(tmp_path):
+    verdict = {"started_at": "2026-03-14T02:00:00+00:00", "severity": "OK"}
+    names = [report.archive_run(tmp_path, {**verdict, "started_at": f"2026-03-14T02:0{n}:00+00:00"}, None).name
+             for n in range(5)]
+    log = tmp_path / "incident-20260314-0200.log"
+    log.write_text(f"Sat Mar 14 02:00:00 UTC 2026: Investigation findings: VERDICT: OK - report: "
+                   f"../reports/runs/{names[1]}/report.html\n")
+    removed = report.prune_runs(tmp_path, 2, report.linked_runs([log]))
+    assert [r.name for r in removed] == [names[0], names[2]]
+    assert [r.name for r in report.runs(tmp_path)] == [names[1], names[3], names[4]]
