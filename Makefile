@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test check lint install chromium demo-start demo-stop clean report
+.PHONY: demo test check lint install chromium demo-start demo-stop clean report bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,13 @@ test: install chromium $(NODE_STAMP)
 report: install $(NODE_STAMP)
 	$(PY) -m scenescout_ir report
 
+# Benchmarks (not tests): time-to-verdict, 10M-row freshness, 2 GB log, footprint -> docs/benchmarks.md (~10 min).
+# `make bench ONLY=logs` re-measures one part (triage, freshness, logs, footprint).
+bench: install
+	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
+
 lint: install
-	$(VENV)/bin/ruff check scenescout_ir fixtures checks scenarios tests
+	$(VENV)/bin/ruff check scenescout_ir fixtures checks scenarios tests bench
 	$(VENV)/bin/mypy
 
 clean: demo-stop
