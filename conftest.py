@@ -1,3 +1,3 @@
 """Registers the suite's plugins; nothing else lives here."""
 
-pytest_plugins = ("scenescout_ir.plugin", "scenescout_ir.allure_evidence", "fixtures.target")
+pytest_plugins = ("scenescout_ir.plugin", "scenescout_ir.allure_evidence", "fixtures.target", "fixtures.browser")
