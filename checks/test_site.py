@@ -7,9 +7,8 @@ import pytest
 
 from scenescout_ir.rules import check_response_time, unhealthy_fields
 
-pytestmark = pytest.mark.emergency
 
-
+@pytest.mark.emergency
 @pytest.mark.condition("partial_outage")
 def test_site_reachable(site, target):
     """curl -I https://scenescout.app/ || echo "SITE DOWN" """
@@ -18,6 +17,7 @@ def test_site_reachable(site, target):
     check_response_time(result, target.thresholds)
 
 
+@pytest.mark.emergency
 @pytest.mark.condition("partial_outage")
 def test_health_endpoint(site, target, health_endpoint):
     """curl -I https://scenescout.app/health ; curl -I https://scenescout.app/api/health"""
@@ -29,8 +29,18 @@ def test_health_endpoint(site, target, health_endpoint):
     check_response_time(result, target.thresholds)
 
 
+@pytest.mark.emergency
 @pytest.mark.condition("dns_failure")
 def test_dns_resolution(site, http):
     """nslookup scenescout.app"""
     result = http.resolve(site.host)
     assert result.addresses, f"{site.host} does not resolve: {result.error}"
+
+
+@pytest.mark.comprehensive  # not emergency: triage asks "is the site up", verifying a fix asks "every page"
+@pytest.mark.condition("route_down")
+def test_route_answers(site, target, route):
+    """Verify Fix: every user-facing route answers (curl -I https://scenescout.app/discover ...)"""
+    result = site.get(route)
+    assert result.ok, f"{route} is failing: {result.describe()}"
+    check_response_time(result, target.thresholds)

@@ -260,7 +260,8 @@ def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
     _check_keys(table, set(names), where)
     values: dict[str, Any] = {}
     for key, value in table.items():
-        values[key] = _value(names[key].type, value, f"{where}.{key}", sql_names=cls in _SQL_NAMED)
+        sql_name = cls in _SQL_NAMED and key not in _NOT_SQL_NAMES
+        values[key] = _value(names[key].type, value, f"{where}.{key}", sql_names=sql_name)
     return cls(**values)
 
 
@@ -312,6 +313,7 @@ def _sources(raw: Any, where: str) -> tuple[Source, ...]:
 
 
 _SQL_NAMED = (EventsTable, Integrity)
+_NOT_SQL_NAMES = {"baseline_file", "job_prefix", "job_success"}  # a path and two values, in Integrity
 _SECTIONS: dict[str, type] = {
     "events": EventsTable, "thresholds": Thresholds, "timeouts": Timeouts, "browser": Browser,
     "integrity": Integrity, "performance": Performance,
