@@ -27,6 +27,7 @@ from scenescout_ir.performance import (
 )
 from scenescout_ir.plugin import suite
 from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
+from scenescout_ir.probes.web_vitals import largest_contentful_paint
 
 pytestmark = pytest.mark.performance
 
@@ -139,3 +140,32 @@ def test_freshness_query_uses_an_index(db, target):
         f"the freshness query reads every row: {', '.join(reads)} (plan: {plan_outline(plan)}); "
         f"CREATE INDEX CONCURRENTLY {index} ON {events.table} ({events.source_column}, {events.timestamp_column})"
     )
+
+
+# --- the browser ------------------------------------------------------------------------------------
+
+NAVIGATION_TIMEOUTS = ("no response within", "did not finish loading within")  # the browser probe's words
+
+
+@pytest.mark.condition("browser_timing")
+def test_home_page_timings_in_the_browser(browser_page, target, pytestconfig):
+    """./scripts/browser-smoke-test.mjs, timed: the home page in Chromium, its navigation timing (time to
+    first byte, DOMContentLoaded, load) and Largest Contentful Paint (PerformanceObserver, buffered),
+    each against its limit in target.browser."""
+    b = target.browser
+    visit = browser_page.visit("/")
+    if visit.error and visit.error.startswith(NAVIGATION_TIMEOUTS):
+        raise AssertionError(f"the home page {visit.error} in the browser (load limit: {b.load_limit_s:g} s)")
+    if not visit.loaded:
+        raise CouldNotRun(f"the home page did not load in the browser ({visit.describe()}): see the browser checks")
+    paint = largest_contentful_paint(browser_page.page, suite(pytestconfig).evidence)
+    t = visit.timings
+    measured = (
+        ("time to first byte", t.ttfb_s, b.ttfb_limit_s),
+        ("DOMContentLoaded", t.dom_content_loaded_s, b.dom_content_loaded_limit_s),
+        ("load", t.load_s, b.load_limit_s),
+        ("Largest Contentful Paint", paint.start_s, b.lcp_limit_s),
+    )
+    over = [f"{name} {value:.2f} s (limit: {limit:g} s)" for name, value, limit in measured
+            if value is not None and value > limit]
+    assert not over, "the home page is slow in the browser: " + "; ".join(over)

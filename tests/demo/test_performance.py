@@ -3,6 +3,7 @@ the fault it targets, with the playbook's severity. Response-time runs keep to o
 (a sample of the 10.5 s fault costs 10.5 s: it is asked once and sampling stops)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from tests.demo_support import run_suite, targets_file, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
-PERFORMANCE_CHECKS = 2 + 4 + 4  # health endpoints, routes, the four database checks
+PERFORMANCE_CHECKS = 2 + 4 + 4 + 1  # health endpoints, routes, the four database checks, the browser
 
 
 def rundir(workdir: Path, name: str) -> Path:
@@ -35,7 +36,8 @@ def test_a_healthy_stack_passes_every_performance_check(healthy_stack, demo_targ
     first = run_suite("-m", "performance", targets=demo_targets, workdir=where)
     assert first.severity == "OK", first.output
     assert first.verdict["counts"]["passed"] == first.verdict["counts"]["total"] == PERFORMANCE_CHECKS
-    assert first.verdict["footprint"]["http_requests"] == 6 * 10  # ten samples of each endpoint, sequential
+    browser_requests = first.verdict["footprint"]["http_requests"] - 6 * 10  # ten samples of each endpoint
+    assert 0 < browser_requests < 30  # the home page in Chromium: the document, its assets, the API call
     assert first.verdict["footprint"]["db_connections"] == 1
     charts = sorted(p.name for p in (where / "charts").glob("*.svg"))
     assert len(charts) == 6 and "test_route_response_time_venues.svg" in charts
@@ -127,3 +129,15 @@ def test_a_missing_freshness_index_is_found_in_the_plan(healthy_stack, demo_targ
     assert run.severity == "SEV3" and finding["condition"] == "Minor performance issues", run.output
     assert "Seq Scan on events" in finding["summary"]
     assert "CREATE INDEX CONCURRENTLY events_source_created_at_idx ON events (source, created_at)" in finding["summary"]
+
+
+def test_a_slow_home_page_in_the_browser_is_a_browser_timing_finding(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("slow_responses", seconds=1.0)  # every request, the document's first byte included
+    run = run_suite("-m", "performance", "-k", "browser", targets=demo_targets, workdir=rundir(workdir, "browser"))
+    (finding,) = run.findings("test_home_page_timings_in_the_browser")
+    assert run.severity == "SEV3" and finding["condition"] == "Minor performance issues", run.output
+    ttfb = re.search(r"time to first byte (\d+\.\d+) s \(limit: 0\.8 s\)", finding["summary"])
+    assert ttfb and float(ttfb.group(1)) >= 1.0, finding["summary"]
+    assert "Largest Contentful Paint" in finding["summary"]
+    (paint,) = [e for e in finding["evidence"] if e["title"] == "largest contentful paint"]
+    assert paint["data"]["start_s"] > 1.0 and paint["data"]["element"]
