@@ -199,11 +199,9 @@ def efficiency(current: Mapping[str, Any], previous: Mapping[str, Any] | None) -
         window = f"since the previous run at {_plain(previous['taken_at'])}"
     else:
         values = {k: int(current[k]) for k in COUNTERS}
-        since = current["stats_reset"] or "the server started"
-        window = (
-            f"since the statistics were reset ({since}); deadlocks, temporary files and conflicts are "
-            f"judged as deltas from the next run on"
-        )
+        since = f"since the statistics were reset ({_plain(current['stats_reset'])})" if current["stats_reset"] \
+            else "since the statistics began (never reset)"
+        window = f"{since}; deadlocks, temporary files and conflicts are judged as deltas from the next run on"
     blocks = values["blks_hit"] + values["blks_read"]
     if blocks < MIN_BLOCKS and comparable:  # too little traffic since the last run: the long-run ratio
         total = int(current["blks_hit"]) + int(current["blks_read"])

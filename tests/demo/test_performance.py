@@ -141,3 +141,17 @@ def test_a_slow_home_page_in_the_browser_is_a_browser_timing_finding(healthy_sta
     assert "Largest Contentful Paint" in finding["summary"]
     (paint,) = [e for e in finding["evidence"] if e["title"] == "largest contentful paint"]
     assert paint["data"]["start_s"] > 1.0 and paint["data"]["element"]
+
+
+def test_a_full_read_with_the_index_present_is_the_planners_choice_not_a_finding(healthy_stack, demo_targets,
+                                                                                  workdir):
+    planner = ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan")
+    for setting in planner:  # the oncall role's sessions plan as if the index did not pay (a small table)
+        healthy_stack.sql(f"ALTER ROLE oncall SET {setting} = off")
+    try:
+        run = run_suite("-m", "performance", "-k", "freshness_query", targets=demo_targets,
+                        workdir=rundir(workdir, "index-unused"))
+    finally:
+        for setting in planner:
+            healthy_stack.sql(f"ALTER ROLE oncall RESET {setting}")
+    assert run.severity == "OK" and run.verdict["counts"]["passed"] == 1, run.output
