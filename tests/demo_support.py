@@ -55,10 +55,12 @@ class SuiteRun:
 
 def targets_file(
     directory: Path, stack_dir: Path, *, keys: dict[str, Any] | None = None,
-    sections: dict[str, dict[str, Any]] | None = None, **thresholds: Any,
+    sections: dict[str, dict[str, Any]] | None = None, sources: dict[str, dict[str, Any]] | None = None,
+    **thresholds: Any,
 ) -> Path:
     """A targets.toml whose demo target points at ``stack_dir``; ``keys`` are more target keys (e.g.
-    ``routes=["/"]``), ``sections`` more tables (e.g. ``{"performance": {"samples": 3}}``)."""
+    ``routes=["/"]``), ``sections`` more tables (e.g. ``{"performance": {"samples": 3}}``), ``sources`` more
+    keys of a source (e.g. ``{"ticketmaster": {"api_key_env": "TM_KEY"}}``)."""
     limits = {**TEST_THRESHOLDS, **thresholds}
     lines = [
         "[targets.demo]",
@@ -66,7 +68,8 @@ def targets_file(
         'logs = ["logs/application.log", "logs/ingestion.log"]',
         *(f"{k} = {json.dumps(v)}" for k, v in (keys or {}).items()),  # JSON strings, numbers, lists are TOML
         "[targets.demo.sources]",
-        *(f'{s} = {{ max_age = "10m" }}' for s in ("ticketmaster", "eventbrite", "songkick", "meetup")),
+        *(f"{s} = {_inline({'max_age': '10m', **(sources or {}).get(s, {})})}"
+          for s in ("ticketmaster", "eventbrite", "songkick", "meetup")),
         "[targets.demo.thresholds]",
         *(f"{k} = {v}" for k, v in limits.items()),
     ]
@@ -76,6 +79,10 @@ def targets_file(
     path = directory / f"targets-{abs(hash(content))}.toml"
     path.write_text(content)
     return path
+
+
+def _inline(table: dict[str, Any]) -> str:
+    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in table.items()) + " }"
 
 
 def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | None = None,
