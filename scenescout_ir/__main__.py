@@ -116,11 +116,10 @@ def _incident(args: argparse.Namespace, root: Path) -> int:
 
 def _postmortem(args: argparse.Namespace, directory: Path, root: Path, redact: Callable[[str], str]) -> int:
     chosen = incident.parse(args.incident) if args.incident else incident.latest(directory)
-    pending = postmortem.runs_to_render(chosen)
-    reports_dir = pending[0].parent.parent if pending else _reports_dir_of(chosen) or root / "reports"
-    if pending and not args.no_render:
-        try:
-            report.render_pending(reports_dir, allure=report.allure_command(root), only=pending)
+    reports_dir = _reports_dir_of(chosen) or root / "reports"
+    if not args.no_render and any(not (r / report.REPORT).exists() for r in report.runs(reports_dir)):
+        try:  # every kept run not rendered yet, oldest first: the runs before the start are linked too
+            report.render_pending(reports_dir, allure=report.allure_command(root))
         except report.ReportError as exc:
             print(f"note: the runs' reports were not rendered ({exc})", file=sys.stderr)
     text = postmortem.draft(chosen, reports_dir=reports_dir, output=args.output)

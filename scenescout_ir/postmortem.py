@@ -284,14 +284,3 @@ def write(incident: Incident, text: str, output: Path | None = None) -> Path:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
-
-
-def runs_to_render(incident: Incident) -> list[Path]:
-    """The kept run dirs an incident links to that have no report yet."""
-    out = []
-    for entry in incident.runs():
-        if entry.report:
-            run_dir = (incident.path.parent / entry.report).parent
-            if (run_dir / report.RESULTS).is_dir() and not (run_dir / report.REPORT).exists():
-                out.append(run_dir.resolve())
-    return out

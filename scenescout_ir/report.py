@@ -11,7 +11,7 @@ Everything a run leaves goes next to its verdict file (``reports/`` by default):
 
 A run id is its start time and verdict, ``20251126T205604Z-SEV2``, so the names sort by time. Runs are
 rendered oldest first, each adding its point to the history, so the trend shows every run, not only those
-a person happened to render. The newest ``SCENESCOUT_KEEP_RUNS`` (default 50) runs are kept, and every
+a person happened to render. The newest ``SCENESCOUT_KEEP_RUNS`` (default 30) runs are kept, and every
 run an incident log links to.
 """
 
@@ -37,7 +37,7 @@ REPORT = "report.html"
 HISTORY = "history.jsonl"
 KEEP_RUNS_ENV = "SCENESCOUT_KEEP_RUNS"
 ALLURE_ENV = "SCENESCOUT_ALLURE"  # another `allure` (3.x) executable than node_modules/.bin/allure
-DEFAULT_KEEP = 50
+DEFAULT_KEEP = 30
 HISTORY_LIMIT = 100
 RENDER_TIMEOUT_S = 120.0
 

@@ -213,7 +213,8 @@ def test_the_postmortem_draft_derives_the_timeline_from_the_log_and_the_runs(tmp
         verdict = _verdict(severity, at(minutes), findings)
         name = _kept_run(reports_dir, verdict)
         link = os.path.relpath(reports_dir / "runs" / name / "report.html", incidents)
-        incident.append_event(incidents, incident.run_lines(verdict, report=link), now=at(minutes) + timedelta(seconds=5))
+        incident.append_event(incidents, incident.run_lines(verdict, report=link),
+                              now=at(minutes) + timedelta(seconds=5))
         if minutes == 1:
             incident.append_event(incidents, [f"{incident.NOTIFIED}SEV2 to hooks.example answered 200"],
                                   now=at(1.2))
