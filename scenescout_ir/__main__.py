@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from . import incident, notify, postmortem, report
 from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, load_target
@@ -24,8 +25,15 @@ from .outcomes import ConfigError
 from .redact import Redactor
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line too (argparse would print the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scenescout_ir", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="python -m scenescout_ir", description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default=os.environ.get("SCENESCOUT_TARGET", DEFAULT_TARGET),
                         help="target whose secrets are scrubbed from what is written (env SCENESCOUT_TARGET)")
     parser.add_argument("--targets-file", default=os.environ.get("SCENESCOUT_TARGETS_FILE", DEFAULT_TARGETS_FILE),

@@ -180,7 +180,7 @@ def test_the_cli_runs_the_lifecycle_and_errors_are_one_line(tmp_path):
     status = cli("incident", "status", env=env)
     assert "open: " in status.stdout and "search returns nothing" in status.stdout
     missing = cli("incident", "resolve", "--resolution", "x", env=env)
-    assert missing.returncode == 2 and "--root-cause" in missing.stderr
+    assert missing.returncode == 2 and "--root-cause" in missing.stderr and missing.stderr.count("\n") == 1
     resolved = cli("incident", "resolve", "--resolution", "reindex", "--root-cause", "index dropped",
                    "--impact", "no search results", "--next-steps", "guard migrations", env=env)
     assert resolved.returncode == 0, resolved.stderr
