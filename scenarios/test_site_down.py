@@ -47,10 +47,12 @@ def test_the_application_answers_behind_the_proxy(site):
     """nginx -t && systemctl status nginx: a proxy's 502/503/504 means the application behind it is down."""
     result = site.get("/")
     server = result.headers.get("Server") or result.headers.get("Via") or "the front server"
-    assert result.status is not None, (
-        f"the connection opens but nothing answers over HTTP: {result.error}; "
-        "the application (or the proxy in front of it) is hung - check its process and restart it"
-    )
+    if result.status is None:
+        hung = "timeout" in (result.error or "")
+        diagnosis = ("the connection opens but nothing answers over HTTP: the application (or the proxy in front of "
+                     "it) is hung - check its process and restart it") if hung else \
+            "no HTTP server answers: the application server (or its proxy) is down"
+        pytest.fail(f"{diagnosis} ({result.error})", pytrace=False)
     assert result.status not in _PROXY_ERRORS, (
         f"{server} answers {result.status} {_PROXY_ERRORS.get(result.status, '')}: it is up but the application "
         "behind it is not; check the application server's process and logs"

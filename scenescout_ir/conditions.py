@@ -42,7 +42,7 @@ _LEVELS = {
     Severity.SEV4: ("Low", "Next business day"),
 }
 
-PLAYBOOK = "shared/seed/000_f3eebb1955ca847d.txt"
+PLAYBOOK = "docs/playbook.md"  # a copy of the playbook, kept with the suite
 
 
 @dataclass(frozen=True)

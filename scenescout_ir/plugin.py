@@ -181,7 +181,7 @@ class Suite:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
             summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ")
-        elif excinfo is not None and excinfo.errisinstance(AssertionError) and report.when == "call":
+        elif excinfo is not None and excinfo.errisinstance((AssertionError, pytest.fail.Exception)) and report.when == "call":
             outcome, summary = FAILED, _summary(excinfo.value)
             if isinstance(excinfo.value, Finding):
                 condition = excinfo.value.condition
