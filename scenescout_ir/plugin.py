@@ -26,6 +26,7 @@ from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, Chec
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
 DEFAULT_VERDICT_FILE = "reports/verdict.json"
+_FOUND = (AssertionError, pytest.fail.Exception)  # a check that says it found a problem
 
 _OPTIONS = (
     ("--target", "SCENESCOUT_TARGET", DEFAULT_TARGET, "target from targets.toml to check"),
@@ -181,7 +182,7 @@ class Suite:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
             summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ")
-        elif excinfo is not None and excinfo.errisinstance((AssertionError, pytest.fail.Exception)) and report.when == "call":
+        elif excinfo is not None and excinfo.errisinstance(_FOUND) and report.when == "call":
             outcome, summary = FAILED, _summary(excinfo.value)
             if isinstance(excinfo.value, Finding):
                 condition = excinfo.value.condition
