@@ -12,7 +12,9 @@ from datetime import datetime
 
 import pytest
 
+from scenescout_ir.incident import incidents_dir, open_incident_start
 from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.plugin import suite
 
 pytestmark = pytest.mark.comprehensive
 
@@ -21,10 +23,11 @@ RUNNING = "running"  # a job run still in progress says nothing yet: the finishe
 
 @pytest.fixture(scope="session")
 def since(pytestconfig) -> datetime | None:
-    """--since as an aware time (a time without offset is this machine's local time); None: 15 minutes ago."""
+    """--since as an aware time (a time without offset is this machine's local time); without it, the open
+    incident's start; None: 15 minutes ago."""
     raw = str(pytestconfig.getoption("since") or "").strip()
     if not raw:
-        return None
+        return open_incident_start(incidents_dir(suite(pytestconfig).root))
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:

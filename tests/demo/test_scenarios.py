@@ -81,3 +81,22 @@ def test_scenario_4_names_the_database_path(demo_stack, workdir):
     run = scenario("performance_degradation", strict, workdir)
     (finding,) = run.findings("test_identify_the_slow_component")
     assert "the slow layer is" in finding["summary"] and "database round trip" in finding["summary"]
+
+
+def test_ingestion_recovery_counts_from_the_open_incidents_start(demo_stack, demo_targets, workdir):
+    """Without --since, recovery means new events since the open incident began (here: one that starts in an hour,
+    so no source can have recovered yet, and every one must say so)."""
+    from datetime import UTC, datetime, timedelta
+
+    from scenescout_ir import incident
+
+    incidents = workdir / "incidents"
+    log = incident.start(incidents, "drill: recovery window", now=datetime.now(UTC) + timedelta(hours=1))
+    try:
+        run = run_suite("-m", "comprehensive", "-k", "test_ingestion_recovered", targets=demo_targets,
+                        workdir=workdir)
+        assert {f["check"] for f in run.findings()} >= {
+            f"test_ingestion_recovered[{s}]" for s in ("ticketmaster", "eventbrite", "songkick", "meetup")}
+        assert run.severity == "SEV1"
+    finally:
+        log.unlink()
