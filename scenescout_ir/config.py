@@ -6,6 +6,7 @@ deployment that differs from the demo is described, not patched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -190,10 +191,8 @@ class Target:
         """Values that must never be shown: the DSN's password and the secret environment variables."""
         names = [*self.secret_env, self.dsn_env, *(s.api_key_env for s in self.sources if s.api_key_env)]
         values = [os.environ.get(name, "") for name in names]
-        try:
+        with contextlib.suppress(ConfigError):  # no DSN: nothing of it to hide
             values.append(self.resolve_dsn())
-        except ConfigError:
-            pass
         return [v for v in values if v]
 
 
@@ -320,7 +319,8 @@ _SECTIONS: dict[str, type] = {
 }
 _TARGET_KEYS = {
     "description", "base_url", "stack", "health_endpoints", "routes", "dsn_env", "logs", "sources",
-    "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url", *_SECTIONS,
+    "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url",
+    *_SECTIONS,
 }
 
 

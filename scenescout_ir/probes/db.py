@@ -6,6 +6,7 @@ remembered, and every later query raises :class:`CouldNotRun` at once with that 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -156,10 +157,8 @@ class Database:
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None and self._dead is None:
-            try:
+            with contextlib.suppress(TimeoutError, psycopg.Error):  # closing is a courtesy, never a finding
                 _run_with_deadline(conn.close, 2.0)
-            except (TimeoutError, psycopg.Error):
-                pass
 
     # --- queries -----------------------------------------------------------------------------------
     def query(self, name: str, params: dict[str, Any] | None = None, **identifiers: str) -> QueryResult:

@@ -166,7 +166,7 @@ class LogReader:
         reached_start = False
         try:
             with open(path, "rb") as fh:
-                for text, bytes_read in _lines_backwards(fh, info.st_size, max_bytes):
+                for text, bytes_read in _lines_backwards(fh, info.st_size, max_bytes):  # noqa: B007 (read after)
                     line = parse_line(text)
                     if line.at is not None:
                         stamped = True
