@@ -33,10 +33,14 @@ def main() -> int:
     started = time.perf_counter()
     results = Results()
     results.put("machine", machine())
+
+    def put(key: str, value: dict[str, object]) -> None:
+        results.put(key, {**value, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+
     if "freshness" in parts:
-        results.put("freshness", freshness.run(args.rows))
+        put("freshness", freshness.run(args.rows))
     if "logs" in parts:
-        results.put("logs", logs.run())
+        put("logs", logs.run())
     if {"triage", "footprint"} & set(parts):
         from fixtures.demo import DemoStack
 
@@ -46,9 +50,9 @@ def main() -> int:
         stack.start()
         try:
             if "triage" in parts:
-                results.put("triage", triage.run(stack))
+                put("triage", triage.run(stack))
             if "footprint" in parts:
-                results.put("footprint", footprint.run(stack))
+                put("footprint", footprint.run(stack))
         finally:
             stack.stop()
             shutil.rmtree(stack_dir, ignore_errors=True)

@@ -78,13 +78,13 @@ def run_timed(argv: list[str], *, cwd: Path = ROOT, env: dict[str, str] | None =
     output = out_path.read_text(errors="replace")
     out_path.unlink()
     tail = "\n".join(output.strip().splitlines()[-15:])
-    return Timed(round(seconds, 3), None if capped.is_set() else proc.returncode, capped.is_set(),
+    return Timed(round(seconds, 4), None if capped.is_set() else proc.returncode, capped.is_set(),
                  int(usage.ru_maxrss), tail)
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "runs": len(values)}
+    return {"median": round(statistics.median(values), 6), "min": round(min(values), 6),
+            "max": round(max(values), 6), "runs": len(values)}
 
 
 def machine() -> dict[str, Any]:
@@ -160,3 +160,15 @@ class Results:
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def quiet_machine(max_wait_s: float = 300.0) -> str:
+    """Wait (bounded) until the 1-minute load average is under the number of cores, so a benchmark does not
+    time other people's work; returns the load averages it started with, for the report."""
+    cores = os.cpu_count() or 1
+    deadline = time.monotonic() + max_wait_s
+    if os.getloadavg()[0] >= cores:
+        log(f"waiting up to {max_wait_s:g} s for the load average ({os.getloadavg()[0]:.1f}) to drop under {cores}")
+    while os.getloadavg()[0] >= cores and time.monotonic() < deadline:
+        time.sleep(5)
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -23,7 +23,7 @@ from fixtures.demo import procs
 from fixtures.demo.postgres import Cluster
 from scenescout_ir.probes.db import identifier, load_query
 
-from .common import PY, WORK, log, run_timed, summary
+from .common import PY, WORK, log, quiet_machine, run_timed, summary
 
 ROWS = 10_000_000
 RUNS = 5
@@ -65,7 +65,7 @@ def measure(conn: psycopg.Connection) -> dict[str, Any]:
         p = timed_query(conn, PLAYBOOK_SQL)
         s = sum(timed_query(conn, suite, {"source": source}) for source in SOURCES)  # all four sources
         if i == 0:
-            first = {"playbook_s": round(p, 4), "suite_s": round(s, 4)}
+            first = {"playbook_s": round(p, 6), "suite_s": round(s, 6)}
         else:
             playbook.append(p)
             ours.append(s)
@@ -96,6 +96,7 @@ def missing_index_check(dsn: str, state: Path) -> dict[str, Any]:
 
 
 def run(rows: int = ROWS) -> dict[str, Any]:
+    load = quiet_machine()
     state = WORK / "freshness"
     shutil.rmtree(state, ignore_errors=True)
     (state / "run").mkdir(parents=True)  # the cluster's server log goes to run/postgres.log
@@ -144,5 +145,5 @@ def run(rows: int = ROWS) -> dict[str, Any]:
         "index_build_s": round(index_s, 1), "runs": RUNS, "sources": len(SOURCES),
         "with_index": with_index, "without_index": without,
         "check_with_index": with_check, "check_without_index": without_check,
-        "settings": settings, "total_s": round(time.perf_counter() - started, 1),
+        "settings": settings, "total_s": round(time.perf_counter() - started, 1), "load": load,
     }

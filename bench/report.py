@@ -18,6 +18,10 @@ def _s(value: float | None) -> str:
     return f"{value:.2f} s"
 
 
+def _x(ratio: float) -> str:
+    return f"{ratio:,.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
+
+
 def _met(ok: bool) -> str:
     return "met" if ok else "**NOT met**"
 
@@ -36,7 +40,7 @@ def machine_section(m: dict[str, Any]) -> list[str]:
         f"requests {p['requests']}, playwright {p['playwright']} |",
         f"| PostgreSQL | {m['postgres']} (client: {m['psql']}) |",
         f"| curl | {m['curl'].split(' (')[0]} |",
-        f"| measured | {m['measured_at']} |",
+        f"| described | {m['measured_at']} (each section says when it was measured) |",
         "",
     ]
 
@@ -88,8 +92,9 @@ def triage_section(t: dict[str, Any]) -> list[str]:
         "slow_responses the suite's HTTP checks run one after another (three requests of 2.5 s each); `-n 2` "
         "would overlap them.",
         "",
-        f"Load average of the machine while measuring (other work ran on it too): {t['load']['start']} at the "
-        f"start, {t['load']['end']} at the end (1, 5, 15 min).",
+        f"Load average of the machine (1, 5, 15 min; other work ran on it too): {t['load']['start']} at the "
+        f"start (the benchmark waits up to 5 min for the 1-minute figure to drop under the number of cores), "
+        f"{t['load']['end']} at the end.",
         "",
         "Goals from the triage issue:",
         "",
@@ -126,11 +131,11 @@ def freshness_section(f: dict[str, Any]) -> list[str]:
         "| | playbook `GROUP BY source` | suite, 4 sources | playbook / suite |",
         "|---|---|---|---|",
         f"| with the (source, created_at) index | {_s(w['playbook']['median'])} ({_s(w['first_round']['playbook_s'])}) "
-        f"| {_s(w['suite']['median'])} ({_s(w['first_round']['suite_s'])}) | **{w['ratio']:g}x** |",
+        f"| {_s(w['suite']['median'])} ({_s(w['first_round']['suite_s'])}) | **{_x(w['ratio'])}** |",
         f"| without it | {_s(wo['playbook']['median'])} ({_s(wo['first_round']['playbook_s'])}) "
-        f"| {_s(wo['suite']['median'])} ({_s(wo['first_round']['suite_s'])}) | {wo['ratio']:g}x |",
+        f"| {_s(wo['suite']['median'])} ({_s(wo['first_round']['suite_s'])}) | {_x(wo['ratio'])} |",
         "",
-        f"Goal: 20x faster or better with the index: {_met(ratio_ok)} ({w['ratio']:g}x). Without the index the "
+        f"Goal: 20x faster or better with the index: {_met(ratio_ok)} ({_x(w['ratio'])}). Without the index the "
         "suite's per-source query has to read every row of the source and sort them, four times, so it "
         f"{'loses to' if wo['ratio'] < 1 else 'barely beats'} the single GROUP BY: that is why the suite checks "
         "for the index (`test_freshness_query_uses_an_index`, condition missing_index):",
@@ -152,7 +157,8 @@ def freshness_section(f: dict[str, Any]) -> list[str]:
           ["-- playbook, with the index", *w["playbook_plan"], "-- playbook, without it", *wo["playbook_plan"]]),
         "```",
         "",
-        "Server settings: " + ", ".join(f"{k} {v}" for k, v in sorted(f["settings"].items())) + ".",
+        "Server settings: " + ", ".join(f"{k} {v}" for k, v in sorted(f["settings"].items())) + ". "
+        f"Load average when it started: {f.get('load', 'not recorded')}.",
         "",
     ]
 
@@ -187,8 +193,12 @@ def logs_section(lg: dict[str, Any]) -> list[str]:
         *rows,
         "",
         f"Goal: under 0.5 s and constant in the file's size: {_met(worst < 0.5)} (slowest run {_s(worst)}; "
-        f"2 GiB / 200 MiB: {lg['growth']:g}x the time for 10x the file). `tail -100` is as fast but sees 100 "
-        "lines, not 15 minutes, and no rate; anything reading the file from the start grows with it.",
+        f"2 GiB / 200 MiB: {lg['growth']:g}x the median time for 10x the file, and "
+        + ("the same " + f"{lg['sizes'][0]['bytes_read'] / 1024:,.0f} KiB read from the end of each"
+           if len({s['bytes_read'] for s in lg["sizes"]}) == 1 else "different amounts read from the end")
+        + "). `tail -100` is as fast but sees 100 "
+        "lines, not 15 minutes, and no rate; anything reading the file from the start grows with it. "
+        f"Load average when it started: {lg.get('load', 'not recorded')}.",
         "",
     ]
 
@@ -233,7 +243,9 @@ def render(results: dict[str, Any]) -> str:
     for key, section in (("triage", triage_section), ("freshness", freshness_section), ("logs", logs_section),
                          ("footprint", footprint_section)):
         if key in results:
-            lines += section(results[key])
+            body = section(results[key])
+            when = results[key].get("measured_at")
+            lines += body[:2] + ([f"Measured {when}.", ""] if when else []) + body[2:]
         else:
             lines += [f"## {key}", "", "Not measured yet: `python -m bench --only " + key + "`.", ""]
     return "\n".join(lines).rstrip() + "\n"

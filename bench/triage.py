@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .common import PY, ROOT, WORK, log, psql, run_timed, summary
+from .common import PY, ROOT, WORK, log, psql, quiet_machine, run_timed, summary
 
 CAP_S = 120.0
 SUITE_RUNS = 3
@@ -153,7 +153,7 @@ def _load() -> str:
 
 def run(stack: Any) -> dict[str, Any]:
     targets = targets_file(stack.info().state_dir)
-    load_start = _load()
+    load_start = quiet_machine()
     log("time-to-verdict: warming up (one run, not counted)")
     suite_run(targets)
     scenarios = []
