@@ -265,6 +265,7 @@ def attachments_for(evidence: dict[str, Any], root: Path) -> list[Attached]:
                             table_csv(data["columns"], data.get("rows") or []).encode()))
     if isinstance(data, dict):
         for key, name, mime, ext in (("screenshot", "Screenshot", "image/png", "png"),
+                                     ("chart", "Response-time chart", "image/svg+xml", "svg"),
                                      ("trace", "Playwright trace (playwright show-trace FILE)",
                                       "application/vnd.allure.playwright-trace", "zip")):
             value = data.get(key)

@@ -97,6 +97,9 @@ def test_browser_fails(record, tmp_path):
     record(Evidence("browser", "Chromium GET / -> 200, 0 cards", "0 cards",
                     {"screenshot": str(shot), "trace": str(trace), "video": 3}))
     record(Evidence("browser", "a vanished screenshot", "", {"screenshot": str(tmp_path / "gone.png")}))
+    chart = tmp_path / "samples.svg"
+    chart.write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect width="1" height="1"/></svg>')
+    record(Evidence("http", "samples of /", "10 samples", {"chart": str(chart)}))
     assert False, "/ rendered 0 event cards"
 '''
 
@@ -236,6 +239,8 @@ def test_evidence_is_attached_to_passed_and_failed_checks_in_a_readable_form(scr
         assert z.read("trace.network") == b"GET /api/events?apikey=***"
     meta, body = attachment(scratch, browser, "Screenshot: a vanished screenshot (missing)")
     assert b"was not found" in body
+    meta, body = attachment(scratch, browser, "Response-time chart: samples of /")
+    assert meta["type"] == "image/svg+xml" and body.startswith(b"<svg")
 
 
 def test_no_secret_reaches_any_file_in_the_results(scratch):
