@@ -7,9 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from fixtures.demo.faults import FAULTS
 from fixtures.demo.logs import PINO_ERROR, ingestion_line, pino_line
 from scenescout_ir import incident, report
 from tests.demo_support import ROOT, run_suite, targets_file
+from tests.webhook import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -47,33 +46,9 @@ def batches() -> list[list[tuple[str, dict]]]:
     return [b for b in listed if b] + [[(f, {})] for f in FAULTS if f not in named]
 
 
-class Webhook:
-    """A Slack-compatible receiver on 127.0.0.1 that keeps every message it is sent."""
-
-    def __init__(self) -> None:
-        texts = self.texts = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                texts.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/evidence-webhook-token"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def webhook():
-    hook = Webhook()
+    hook = WebhookReceiver(token="evidence-webhook-token")
     yield hook
     hook.close()
 

@@ -1,17 +1,15 @@
 """The webhook message: posted for SEV1/SEV2 to a real local HTTP receiver; a failing or silent webhook costs the
 run at most its short timeout and never fails it; the webhook's token is never shown."""
 
-import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from scenescout_ir import incident, notify
 from scenescout_ir.redact import Redactor
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
+from tests.webhook import WebhookReceiver
 
 VERDICT = {
     "target": "production", "base_url": "https://scenescout.app", "severity": "SEV1",
@@ -21,36 +19,9 @@ VERDICT = {
 }
 
 
-class Receiver:
-    """A Slack-compatible incoming webhook on 127.0.0.1: records what it is sent, answers ``status``."""
-
-    def __init__(self, status: int = 200) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append({"path": self.path, "type": self.headers["Content-Type"], "body": json.loads(body)})
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secret-token-xyz"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
-    r = Receiver()
+    r = WebhookReceiver()
     yield r
     r.close()
 
@@ -109,7 +80,7 @@ def test_a_refusing_or_failing_webhook_is_reported_not_raised(receiver):
     receiver.close()
     delivered, what = notify.post(f"http://127.0.0.1:{port}/services/T/B/tok", "x", timeout=2)
     assert not delivered and what == "127.0.0.1: connection refused"
-    failing = Receiver(status=500)
+    failing = WebhookReceiver(status=500)
     try:
         delivered, what = notify.post(failing.url, "x", timeout=2)
     finally:
