@@ -108,7 +108,7 @@ def run(rows: int = ROWS) -> dict[str, Any]:
         cluster.init()
         pid = cluster.start()
         cluster.bootstrap("bench-app", "bench-oncall")
-        with psycopg.connect(cluster.admin_dsn(), autocommit=True) as conn:
+        with psycopg.connect(cluster.admin_dsn(), autocommit=True, connect_timeout=5) as conn:
             conn.execute("SET maintenance_work_mem = '512MB'")
             conn.execute("TRUNCATE events")
             conn.execute(f"DROP INDEX {INDEX}")

@@ -1,3 +1,3 @@
 """Fixtures of the suite's own tests."""
 
-pytest_plugins = ("pytester", "tests.demo_support")
+pytest_plugins = ("pytester", "tests.demo_support", "tests.servers")

@@ -204,6 +204,7 @@ class PageVisit:
     url: str
     status: int | None = None  # the document's HTTP status
     error: str | None = None  # why there is no page: timeout, refused, ...
+    timed_out: bool = False  # the navigation ran out of time (a slow or hung site), rather than failing
     title: str = ""
     has_main: bool = False
     has_nav: bool = False
@@ -342,14 +343,21 @@ class BrowserSession:
 
     def __init__(self) -> None:
         self._down: dict[str, str] = {}
+        self._timed_out: set[str] = set()
         self._lock = threading.Lock()
         self.requests_made = 0  # requests the browser sent to the target's own origin (the footprint)
 
     def down(self, origin: str) -> str | None:
         return self._down.get(origin)
 
-    def mark_down(self, origin: str, reason: str) -> None:
+    def timed_out(self, origin: str) -> bool:
+        """Whether the origin was found down by a navigation that ran out of time (hung, not refused)."""
+        return origin in self._timed_out
+
+    def mark_down(self, origin: str, reason: str, *, timed_out: bool = False) -> None:
         with self._lock:
+            if origin not in self._down and timed_out:
+                self._timed_out.add(origin)
             self._down.setdefault(origin, reason)
 
 
@@ -462,37 +470,40 @@ class PageProbe:
         selector = self.card_selector(path)
         known = self.session.down(self.origin) or self._known_down(url)
         if known:
-            result = PageVisit(path, url, error=f"{known} (not asked again)", card_selector=selector)
+            result = PageVisit(path, url, error=f"{known} (not asked again)", card_selector=selector,
+                               timed_out=self.session.timed_out(self.origin))
             self._record(result.evidence())
             return result
         with _Observer(self.page, self.origin, self.backends, self.session) as seen:
             start = time.monotonic()
-            error = self._goto(url, seen)
+            error, timed_out = self._goto(url, seen)
             settled, snapshot = "", {}
             if error is None:
                 settled = self._settle(selector, until == "cards")
                 snapshot = self._snapshot(selector)
             elapsed = time.monotonic() - start
-        result = _visit(path, url, selector, seen, error, settled, snapshot, elapsed)
+        result = _visit(path, url, selector, seen, error, settled, snapshot, elapsed, timed_out)
         self.last = result
         self._record(result.evidence())
         return result
 
-    def _goto(self, url: str, seen: _Observer) -> str | None:
+    def _goto(self, url: str, seen: _Observer) -> tuple[str | None, bool]:
+        """(why the page did not load, whether it ran out of time); (None, False) when it loaded."""
         try:
             self.page.goto(url, wait_until="load")
         except PlaywrightTimeoutError:
             if not seen.documents:  # not even the document came: the site hangs; say so once
                 reason = f"no response within {self.browser.navigation_timeout_s:g} s"
-                self.session.mark_down(self.origin, f"{reason}, first seen on {urlsplit(url).path or '/'}")
-                return reason
-            return f"did not finish loading within {self.browser.navigation_timeout_s:g} s"
+                self.session.mark_down(self.origin, f"{reason}, first seen on {urlsplit(url).path or '/'}",
+                                       timed_out=True)
+                return reason, True
+            return f"did not finish loading within {self.browser.navigation_timeout_s:g} s", True
         except PlaywrightError as exc:
             reason = _first_line(exc)
             if not seen.documents and "net::ERR_" in reason:
                 self.session.mark_down(self.origin, f"{reason}, first seen on {urlsplit(url).path or '/'}")
-            return reason
-        return None
+            return reason, False
+        return None, False
 
     def _settle(self, selector: str, need_cards: bool) -> str:
         try:
@@ -565,14 +576,14 @@ class PageProbe:
 
 def _visit(
     path: str, url: str, selector: str, seen: _Observer, error: str | None, settled: str,
-    snapshot: dict[str, Any], elapsed: float,
+    snapshot: dict[str, Any], elapsed: float, timed_out: bool = False,
 ) -> PageVisit:
     status = seen.documents[-1][1] if seen.documents else None
     if error is None and "error" in snapshot:
         error = f"the page could not be read: {snapshot['error']}"
     timings = snapshot.get("timings") or {}
     return PageVisit(
-        path=path, url=url, status=status, error=error,
+        path=path, url=url, status=status, error=error, timed_out=timed_out,
         title=str(snapshot.get("title", "")),
         has_main=bool(snapshot.get("main")), has_nav=bool(snapshot.get("nav")),
         card_selector=selector,

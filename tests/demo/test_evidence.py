@@ -16,7 +16,7 @@ from fixtures.demo.faults import FAULTS
 from fixtures.demo.logs import PINO_ERROR, ingestion_line, pino_line
 from scenescout_ir import incident, report
 from tests.demo_support import ROOT, run_suite, targets_file
-from tests.webhook import WebhookReceiver
+from tests.servers import WebhookReceiver
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -297,3 +297,20 @@ def test_a_site_that_refuses_is_asked_once(chromium):
     assert not page.loaded
     assert page.error is not None and page.error.endswith("(not asked again)")
     assert "ERR_CONNECTION_REFUSED" in page.error
+
+
+def test_a_site_that_hangs_times_out_once_and_says_so(chromium, silent_server):
+    """A hung site is a timeout (a finding for the timing check), a refusing one is not; both asked once."""
+    session = BrowserSession()
+    origin = f"http://127.0.0.1:{silent_server}"
+    visits = []
+    for _ in range(2):
+        context = chromium.new_context()
+        visits.append(PageProbe(context.new_page, origin, Browser(navigation_timeout_s=0.5), (), session,
+                                lambda e: None).visit("/"))
+        context.close()
+    first, second = visits
+    assert first.timed_out and first.error == "no response within 0.5 s"
+    assert second.timed_out and second.error.endswith("(not asked again)")
+    refused = PageProbe(chromium.new_page, NOWHERE, Browser(), (), BrowserSession(), lambda e: None).visit("/")
+    assert not refused.loaded and not refused.timed_out

@@ -1,15 +1,14 @@
 """The webhook message: posted for SEV1/SEV2 to a real local HTTP receiver; a failing or silent webhook costs the
 run at most its short timeout and never fails it; the webhook's token is never shown."""
 
-import socket
 import time
 
 import pytest
 
 from scenescout_ir import incident, notify
 from scenescout_ir.redact import Redactor
+from tests.servers import WebhookReceiver
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
-from tests.webhook import WebhookReceiver
 
 VERDICT = {
     "target": "production", "base_url": "https://scenescout.app", "severity": "SEV1",
@@ -27,13 +26,9 @@ def receiver():
 
 
 @pytest.fixture
-def silent():
-    """Accepts connections and never answers (a hung webhook)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/services/T/B/hung-token"
-    sock.close()
+def silent(silent_server):
+    """A webhook that accepts connections and never answers (a hung one)."""
+    return f"http://127.0.0.1:{silent_server}/services/T/B/hung-token"
 
 
 def test_a_sev1_verdict_posts_a_short_slack_message(receiver, monkeypatch):

@@ -15,32 +15,6 @@ FAST = Timeouts(connect_s=0.5, read_s=0.5, statement_s=1, dns_s=0.5)
 
 
 @pytest.fixture
-def silent_server():
-    """Accepts connections and never says a word (a hung app or a proxy that stopped answering)."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    held, stop = [], threading.Event()
-
-    def accept():
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(sock.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield sock.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    sock.close()
-
-
-@pytest.fixture
 def garbage_server():
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -99,7 +73,7 @@ def test_a_silent_database_is_found_out_once(silent_server):
     db = Database(lambda: f"postgresql://u:pw@127.0.0.1:{silent_server}/d", FAST, evidence.append)
     start = time.monotonic()
     status = db.connectivity()
-    assert not status.ok and "timeout" in status.error.lower() or "no answer" in status.error
+    assert not status.ok and ("timeout" in status.error.lower() or "no answer" in status.error)
     assert time.monotonic() - start < 5  # libpq's connect_timeout (2 s minimum) or our deadline
     again = time.monotonic()
     with pytest.raises(CouldNotRun, match="database unreachable"):
