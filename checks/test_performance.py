@@ -26,6 +26,7 @@ from scenescout_ir.performance import (
     statements_view,
 )
 from scenescout_ir.plugin import suite
+from scenescout_ir.probes.http import join_url
 from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
 from scenescout_ir.probes.web_vitals import largest_contentful_paint
 
@@ -39,7 +40,7 @@ def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleS
         http, target.performance, target.thresholds, target.timeouts, suite(pytestconfig).evidence,
         chart_dir=suite(pytestconfig).verdict_file.parent / "charts",
     )
-    return lambda path: sampler.sample(site.base_url + path, name=request.node.name)
+    return lambda path: sampler.sample(join_url(site.base_url, path), name=request.node.name)
 
 
 # --- response times ---------------------------------------------------------------------------------

@@ -5,14 +5,15 @@ Every user-facing endpoint down together is a complete outage (SEV1); one of the
 
 import pytest
 
-from scenescout_ir.rules import check_response_time, unhealthy_fields
+from scenescout_ir.rules import check_response_time, check_slow, health_answer_problem, unhealthy_fields
 
 
 @pytest.mark.emergency
 @pytest.mark.condition("partial_outage")
 def test_site_reachable(site, target):
-    """curl -I https://scenescout.app/ || echo "SITE DOWN" """
+    """curl -IL https://scenescout.app/ || echo "SITE DOWN"   (redirects followed, bounded)"""
     result = site.get("/")
+    check_slow(result, target.thresholds)  # answers, slowly: not down
     assert result.ok, f"SITE DOWN: {result.describe()}"
     check_response_time(result, target.thresholds)
 
@@ -22,9 +23,12 @@ def test_site_reachable(site, target):
 def test_health_endpoint(site, target, health_endpoint):
     """curl -I https://scenescout.app/health ; curl -I https://scenescout.app/api/health"""
     result = site.get(health_endpoint)
+    check_slow(result, target.thresholds)
     body = result.json()
     detail = f" ({', '.join(unhealthy_fields(body))})" if unhealthy_fields(body) else ""
     assert result.ok, f"{health_endpoint} is failing: {result.describe()}{detail}"
+    problem = health_answer_problem(result)
+    assert not problem, f"{health_endpoint} is failing: it {problem} ({result.describe()})"
     assert not detail, f"{health_endpoint} answers {result.status} but reports itself unhealthy{detail}"
     check_response_time(result, target.thresholds)
 
@@ -42,5 +46,6 @@ def test_dns_resolution(site, http):
 def test_route_answers(site, target, route):
     """Verify Fix: every user-facing route answers (curl -I https://scenescout.app/discover ...)"""
     result = site.get(route)
+    check_slow(result, target.thresholds)
     assert result.ok, f"{route} is failing: {result.describe()}"
     check_response_time(result, target.thresholds)

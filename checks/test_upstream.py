@@ -16,8 +16,8 @@ import pytest
 
 from scenescout_ir.outcomes import CouldNotRun, Finding
 from scenescout_ir.plugin import suite
-from scenescout_ir.probes.http import HttpProbe
-from scenescout_ir.rules import unhealthy_fields
+from scenescout_ir.probes.http import HttpProbe, join_url
+from scenescout_ir.rules import health_answer_problem, unhealthy_fields
 
 pytestmark = pytest.mark.comprehensive
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.comprehensive
 def upstream_http(pytestconfig, target) -> Iterator[HttpProbe]:
     """A probe of its own per source: the demo's stand-in APIs share the app's host, so one source that
     hangs must not make the session's probe give up on the others (or on the site)."""
-    probe = HttpProbe(target.timeouts, suite(pytestconfig).evidence)
+    probe = HttpProbe(target.timeouts, suite(pytestconfig).evidence, target.thresholds)
     suite(pytestconfig).probes.append(probe)
     yield probe
     probe.close()
@@ -36,7 +36,7 @@ def upstream_request(source, base_url: str) -> tuple[str, dict[str, str]]:
     """The source's URL (relative ones against the site) with its API key as query parameter or header."""
     url = source.upstream_url
     if url.startswith("/"):
-        url = base_url + url
+        url = join_url(base_url, url)
     headers: dict[str, str] = {}
     if source.api_key_env:
         key = os.environ.get(source.api_key_env, "").strip()
@@ -74,6 +74,8 @@ def _component_health(http, url: str, what: str) -> None:
     problems = unhealthy_fields(result.json())
     detail = f" ({', '.join(problems)})" if problems else ""
     assert result.ok, f"{what} health fails: {result.describe()}{detail}"
+    problem = health_answer_problem(result)
+    assert not problem, f"{what} health fails: it {problem} ({result.describe()})"
     assert not problems, f"{what} health answers {result.status} but reports itself unhealthy{detail}"
 
 

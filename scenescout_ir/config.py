@@ -216,7 +216,7 @@ def check_url(url: Any, where: str) -> str:
     parts = urlsplit(str(url))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where} must be an http(s) URL with a host, like https://scenescout.app, got {url!r}")
-    return str(url).rstrip("/")
+    return str(url)  # exactly as written: a trailing slash can be part of the path (Eventbrite's /v3/users/me/)
 
 
 def _check_keys(table: Mapping[str, Any], known: set[str], where: str) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from .config import Thresholds
 from .outcomes import Finding
-from .probes.http import HttpResult
+from .probes.http import HttpResult, short_url
 
 _BAD = {"degraded", "down", "error", "fail", "failed", "failing", "unhealthy", "critical", "unavailable", "ko"}
 _STATUS_KEYS = {"status", "state", "health", "database", "db", "postgres", "api", "cache", "redis"}
@@ -31,9 +33,57 @@ def unhealthy_fields(body: Any, path: str = "") -> list[str]:
     return problems
 
 
+_HTML = ("<!doctype html", "<html", "<head", "<body")
+
+
+def health_answer_problem(result: HttpResult) -> str | None:
+    """What is wrong with a health endpoint's 2xx answer, or None when it is what a health endpoint says:
+    JSON (whose status fields are judged by :func:`unhealthy_fields`), a short plain-text word such as "ok"
+    or "healthy", or no body at all (the status is the answer, as for `curl -I`). A web page is never a
+    health status: a default nginx page or the front end's index.html behind a catch-all route answers 200
+    whatever the state of the application."""
+    body = result.body.strip()
+    kind = result.content_type
+    if kind in ("text/html", "application/xhtml+xml") or body[:200].lower().lstrip().startswith(_HTML):
+        title = re.search(r"<title[^>]*>([^<]{1,80})", body, re.I)
+        seen = f" ({title.group(1).strip()!r})" if title and title.group(1).strip() else ""
+        return f"answers an HTML page{seen}, not a health status"
+    if not body:
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        if kind == "application/json" or kind.endswith("+json"):
+            return f"answers invalid JSON ({_excerpt(body)})"
+        words = re.findall(r"[a-z]+", body.lower())
+        bad = next((w for w in words if w in _BAD), None)
+        # plain text: "ok", "healthy", "OK - db connected" are health statuses; a word of failure is not
+        return f"says {bad!r} ({_excerpt(body)})" if bad else None
+    if parsed is False or (isinstance(parsed, str) and parsed.strip().lower() in _BAD):
+        return f"answers {_excerpt(body)}"
+    return None
+
+
+def _excerpt(text: str, limit: int = 60) -> str:
+    line = " ".join(text.split())
+    return repr(line if len(line) <= limit else line[:limit] + "…")
+
+
+def check_slow(result: HttpResult, limits: Thresholds) -> None:
+    """Raise the playbook's slow finding for a request that got no answer in time from a host known to answer
+    slowly (the probe's ``slow_s``): slow is not down."""
+    if result.status is None and result.slow_s is not None:
+        path = short_url(result.url)
+        condition = "significant_degradation" if result.slow_s > limits.response_sev2_s else "slow_site"
+        line = limits.response_sev2_s if condition == "significant_degradation" else limits.response_slo_s
+        detail = (result.error or "").removeprefix("slow: ")
+        raise Finding(condition, f"SLOW: {path}: {detail} (limit: {line:g} s)")
+
+
 def check_response_time(result: HttpResult, limits: Thresholds) -> None:
     """Raise the playbook's finding for a slow answer: over the SLO is minor, over 10 s significant."""
-    path = result.describe().split(" ", 2)[1]
+    check_slow(result, limits)
+    path = short_url(result.url)
     if result.elapsed_s > limits.response_sev2_s:
         raise Finding(
             "significant_degradation",

@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -80,3 +81,92 @@ def silent_server() -> Iterator[int]:
     server = SilentServer()
     yield server.port
     server.close()
+
+
+# --- stand-in web sites for the HTTP probe's real-world cases (slow, trickling, broken health answers) ---
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a :class:`StandInSite` answers on one path."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    delay_s: float = 0.0  # before the status line
+    trickle_s: float = 0.0  # between bytes of the body (one byte at a time)
+    location: str | None = None  # a redirect's Location
+    declared_length: int | None = None  # a Content-Length other than the body's (a body cut off)
+
+
+class StandInSite:
+    """An HTTP/1.1 server on 127.0.0.1 answering each path as scripted; ``default`` for every other path
+    (404 when None). Slow and trickling handlers end at once when the server is closed."""
+
+    def __init__(self, replies: dict[str, Reply] | None = None, default: Reply | None = None) -> None:
+        self.replies = dict(replies or {})
+        self.default = default
+        self.requests: list[str] = []
+        self._closing = threading.Event()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                site.requests.append(self.path)
+                reply = site.replies.get(self.path, site.default) or Reply(404, b"not found", "text/plain")
+                if reply.delay_s and site._closing.wait(reply.delay_s):
+                    return
+                try:
+                    self.send_response(reply.status)
+                    if reply.content_type:
+                        self.send_header("Content-Type", reply.content_type)
+                    if reply.location:
+                        self.send_header("Location", reply.location)
+                    length = len(reply.body) if reply.declared_length is None else reply.declared_length
+                    self.send_header("Content-Length", str(length))
+                    if reply.declared_length is not None:
+                        self.send_header("Connection", "close")
+                    self.end_headers()
+                    if not reply.trickle_s:
+                        self.wfile.write(reply.body)
+                        return
+                    for byte in reply.body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        if site._closing.wait(reply.trickle_s):
+                            return
+                except OSError:  # the client gave up: that is what the tests want of it
+                    pass
+                finally:
+                    if reply.declared_length is not None:
+                        self.close_connection = True
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port: int = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stand_in_site() -> Iterator[Any]:
+    """``stand_in_site(replies, default=None)`` -> a started :class:`StandInSite`, closed after the test."""
+    sites: list[StandInSite] = []
+
+    def start(replies: dict[str, Reply] | None = None, default: Reply | None = None) -> StandInSite:
+        sites.append(StandInSite(replies, default))
+        return sites[-1]
+
+    yield start
+    for site in sites:
+        site.close()

@@ -460,7 +460,7 @@ class PageProbe:
         return self.browser.route_cards.get(path, self.browser.event_card)
 
     def url(self, path: str) -> str:
-        return urljoin(self.base_url + "/", path.lstrip("/"))
+        return urljoin(self.base_url.rstrip("/") + "/", path.lstrip("/"))
 
     def visit(self, path: str, *, until: str = "cards") -> PageVisit:
         """Load ``path`` and wait until it settles: ``cards`` (cards with content, or the network quiet

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import requests
 
-from ..config import Timeouts
+from ..config import Thresholds, Timeouts
 from ..evidence import Evidence
 
 MAX_BODY = 64 * 1024
+MAX_REDIRECTS = 5  # followed as `curl -L` would, but bounded
+FIRST_READ_MARGIN_S = 2.0  # the first request to a host waits this much past the playbook's SEV2 line
+CHUNK = 1024
 USER_AGENT = "scenescout-ir/0.1 (incident verification; read-only)"
+_SHORT_VALUE = 24  # a query value longer than this reads as "…" in a one-line description
+_SECRET_PARAMS = re.compile(r"key|token|secret|password|passwd|signature|sig|auth|session", re.I)
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,15 @@ class HttpResult:
     elapsed_s: float
     headers: dict[str, str] = field(default_factory=dict)
     body: str = ""
-    error: str | None = None  # why there is no status: refused, timed out, DNS...
+    error: str | None = None  # why there is no (complete) answer: refused, timed out, cut off, redirect loop...
     ttfb_s: float | None = None
+    final_url: str | None = None  # where the redirects ended, when there were any
+    slow_s: float | None = None  # no answer in time from a host known to answer slowly: it takes at least this
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and self.status < 400
+        """A status below 400 and a complete answer (a body cut off or a redirect loop is not an answer)."""
+        return self.status is not None and self.status < 400 and self.error is None
 
     def json(self) -> Any:
         """The body as JSON, or None when it is not JSON (a garbage response is a finding, not a crash)."""
@@ -43,12 +52,50 @@ class HttpResult:
         except ValueError:
             return None
 
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower case (``application/json``), or ``""``."""
+        value = next((v for k, v in self.headers.items() if k.lower() == "content-type"), "")
+        return value.split(";", 1)[0].strip().lower()
+
     def describe(self) -> str:
-        """``GET /api/health -> 503 in 0.04 s`` or ``GET / -> connection refused``."""
-        path = urlsplit(self.url).path or "/"
+        """``GET /api/health -> 503 in 0.04 s`` or ``GET / -> connection refused``: path and query decoded,
+        long query values shortened (the full URL is in the evidence)."""
+        where = short_url(self.url)
+        if self.final_url and self.final_url != self.url:
+            where += f" (redirected to {short_url(self.final_url, self.url)})"
         if self.status is None:
-            return f"{self.method} {path} -> {self.error}"
-        return f"{self.method} {path} -> {self.status} in {self.elapsed_s:.2f} s"
+            return f"{self.method} {where} -> {self.error}"
+        if self.error:
+            return f"{self.method} {where} -> {self.status}, {self.error}"
+        return f"{self.method} {where} -> {self.status} in {self.elapsed_s:.2f} s"
+
+
+def short_url(url: str, relative_to: str | None = None) -> str:
+    """``/rest/v1/events?select=…&category=eq.music``: path and query decoded, long or secret query values
+    as ``…``; the scheme and host only when they differ from ``relative_to``'s."""
+    parts = urlsplit(url)
+    path = unquote(parts.path) or "/"
+    if parts.query:
+        pairs = []
+        for name, value in parse_qsl(parts.query, keep_blank_values=True):
+            if len(value) > _SHORT_VALUE or (_SECRET_PARAMS.search(name) and value):
+                value = "…"
+            pairs.append(f"{name}={value}" if value or "=" in parts.query else name)
+        path += "?" + "&".join(pairs)
+    if relative_to is not None:
+        base = urlsplit(relative_to)
+        if (parts.scheme, parts.netloc) != (base.scheme, base.netloc):
+            path = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}{path}"
+    return path
+
+
+def join_url(base_url: str, path: str) -> str:
+    """``https://x/app/`` + ``/health`` -> ``https://x/app/health``: never ``//``, never a lost slash; a path's
+    own trailing slash is kept (it can be part of the resource's name)."""
+    if not path:
+        return base_url
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
 @dataclass(frozen=True)
@@ -60,18 +107,31 @@ class DnsResult:
 
 
 class HttpProbe:
-    """GETs with connect and read timeouts and a total deadline; never retries.
+    """GETs with connect and read timeouts and a total deadline; follows redirects (bounded); never retries.
 
-    When a host refuses, times out or does not resolve, the failure is remembered and every later
-    request to that host gets the same answer at once, instead of waiting out its own timeout.
+    The first request to a host waits long enough to see the playbook's SEV2 line (``response_sev2_s`` + 2 s),
+    and what it learns is remembered for the run:
+
+    - the host does not answer (refused, DNS, no answer in time, a body still arriving at the deadline):
+      every later request to it gets the same answer at once, instead of waiting out its own timeout;
+    - the host answers, but over the SEV2 line: every later request is told at once that it is slow
+      (``slow_s``), which a check judges as a significant degradation, not an outage;
+    - the host answers slowly but under the line: later requests use the normal read timeout, and one
+      that runs out is a slow answer (``slow_s`` = the timeout), not a host that is down.
     """
 
-    def __init__(self, timeouts: Timeouts, record: Callable[[Evidence], None]) -> None:
+    def __init__(
+        self, timeouts: Timeouts, record: Callable[[Evidence], None], thresholds: Thresholds | None = None,
+    ) -> None:
         self.timeouts = timeouts
+        self.thresholds = thresholds
         self._record = record
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
+        self._session.max_redirects = MAX_REDIRECTS
         self._down: dict[str, str] = {}
+        self._slow: dict[str, tuple[float, str]] = {}  # host -> (seconds its first answer took, on which path)
+        self._seen: set[str] = set()  # hosts that had their first request
         self._lock = threading.Lock()
         self.requests_made = 0
 
@@ -81,22 +141,84 @@ class HttpProbe:
     def host_down(self, url: str) -> str | None:
         return self._down.get(_host(url))
 
+    @property
+    def first_read_s(self) -> float:
+        """The read timeout of the first request to a host: long enough to see the playbook's SEV2 line."""
+        if self.thresholds is None:
+            return self.timeouts.read_s
+        return max(self.timeouts.read_s, self.thresholds.response_sev2_s + FIRST_READ_MARGIN_S)
+
     def get(
-        self, url: str, *, headers: dict[str, str] | None = None, read_s: float | None = None, record: bool = True
+        self, url: str, *, headers: dict[str, str] | None = None, read_s: float | None = None, record: bool = True,
+        redirects: int = MAX_REDIRECTS,
     ) -> HttpResult:
-        """One GET. ``read_s`` overrides the read timeout (the response-time sampler measures past 10 s);
-        ``record=False`` leaves the evidence to the caller (a sampler records its samples as one table)."""
+        """One GET, following up to ``redirects`` redirects. ``read_s`` overrides the read timeout (the
+        response-time sampler measures past 10 s); ``record=False`` leaves the evidence to the caller (a
+        sampler records its samples as one table)."""
+        start = time.monotonic()
+        visited = [url]
+        current = url
+        result = self._one(current, headers or {}, read_s)
+        while result.status in _REDIRECTS and result.error is None and redirects > 0:
+            location = next((v for k, v in result.headers.items() if k.lower() == "location"), None)
+            if not location:
+                break
+            target = urljoin(current, location)
+            if target in visited:
+                chain = " -> ".join(short_url(u, url) for u in [*visited, target])
+                result = replace(result, error=f"redirect loop: {chain}")
+                break
+            if len(visited) > redirects:
+                result = replace(result, error=f"more than {redirects} redirects (last to {short_url(target, url)})")
+                break
+            visited.append(target)
+            if _host(target) != _host(current):
+                headers = {}  # never carry a key or a cookie to another host
+            current = target
+            result = self._one(current, headers or {}, read_s)
+        if len(visited) > 1:
+            result = replace(result, url=url, final_url=current, elapsed_s=time.monotonic() - start)
+        if record:
+            self._record(_evidence(result, visited))
+        return result
+
+    def _one(self, url: str, headers: dict[str, str], read_s: float | None) -> HttpResult:
+        """One exchange with one host, using and updating what is known about that host."""
         host = _host(url)
+        path = urlsplit(url).path or "/"
         known = self._down.get(host)
         if known:
-            result = HttpResult("GET", url, None, 0.0, error=f"{known} (not asked again)")
-        else:
-            result = self._get(url, headers or {}, self.timeouts.read_s if read_s is None else read_s)
-            if result.status is None:
+            return HttpResult("GET", url, None, 0.0, error=f"{known} (not asked again)")
+        slow = self._slow.get(host)
+        line = self.thresholds.response_sev2_s if self.thresholds else None
+        if slow and line is not None and slow[0] > line:
+            return HttpResult(
+                "GET", url, None, 0.0, slow_s=slow[0],
+                error=f"slow: this host took {slow[0]:.1f} s to answer GET {slow[1]}, over the {line:g} s line "
+                      f"(not asked again)",
+            )
+        with self._lock:
+            first = host not in self._seen
+            self._seen.add(host)
+        wait = read_s if read_s is not None else self.timeouts.read_s
+        if first:
+            wait = max(wait, self.first_read_s)
+        result = self._get(url, headers, wait)
+        slo = self.thresholds.response_slo_s if self.thresholds else None
+        if result.status is not None and result.error is None:
+            if first and slo is not None and result.elapsed_s > slo:
                 with self._lock:
-                    self._down.setdefault(host, f"{result.error}, first seen on GET {urlsplit(url).path or '/'}")
-        if record:
-            self._record(_evidence(result))
+                    self._slow.setdefault(host, (result.elapsed_s, path))
+            return result
+        if slow and result.status is None and "read timeout" in (result.error or ""):
+            # the host did answer before, slowly: a timeout now is a slow answer, not a host that is down
+            return replace(result, slow_s=wait, error=(
+                f"slow: no answer within {wait:g} s (read timeout); this host answered GET {slow[1]} "
+                f"in {slow[0]:.1f} s, so it is slow, not down"
+            ))
+        if result.status is None or (result.error or "").startswith(("body still arriving", "body stalled")):
+            with self._lock:
+                self._down.setdefault(host, f"{result.error}, first seen on GET {path}")
         return result
 
     def _get(self, url: str, headers: dict[str, str], read_s: float) -> HttpResult:
@@ -110,19 +232,11 @@ class HttpProbe:
                 timeout=(self.timeouts.connect_s, read_s),
             ) as resp:
                 ttfb = time.monotonic() - start
-                body = bytearray()
-                broken = None
-                try:
-                    for chunk in resp.iter_content(8192):
-                        body.extend(chunk)
-                        if len(body) >= MAX_BODY or time.monotonic() > deadline:
-                            break
-                except requests.RequestException as exc:  # the status came, the body broke off
-                    broken = f"body broken off: {type(exc).__name__}"
-                text = bytes(body[:MAX_BODY]).decode(resp.encoding or "utf-8", errors="replace")
+                body, problem = _read_body(resp, read_s, deadline, start)
+                text = body[:MAX_BODY].decode(resp.encoding or "utf-8", errors="replace")
                 return HttpResult(
                     "GET", url, resp.status_code, time.monotonic() - start,
-                    headers=dict(resp.headers), body=text, ttfb_s=ttfb, error=broken,
+                    headers=dict(resp.headers), body=text, ttfb_s=ttfb, error=problem,
                 )
         except requests.ConnectTimeout:
             error = f"no connection within {self.timeouts.connect_s:g} s (connect timeout)"
@@ -153,6 +267,42 @@ class HttpProbe:
         return result
 
 
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def _read_body(resp: requests.Response, read_s: float, deadline: float, start: float) -> tuple[bytes, str | None]:
+    """Up to MAX_BODY bytes of the body, read with a socket deadline so that a body trickling in byte by byte
+    stops at ``deadline`` (a read timeout alone is per chunk); and what was wrong with it, if anything."""
+    raw = resp.raw
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    body = bytearray()
+    try:
+        while len(body) < MAX_BODY:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(body), f"body still arriving after {time.monotonic() - start:.1f} s ({len(body)} bytes)"
+            if sock is not None:
+                sock.settimeout(min(read_s, left))
+            chunk = raw.read1(CHUNK)
+            if not chunk:
+                break
+            body.extend(chunk)
+    except Exception as exc:  # noqa: BLE001 - urllib3 and ssl raise many kinds; each is a broken body
+        if time.monotonic() >= deadline - 0.05:
+            return bytes(body), f"body still arriving after {time.monotonic() - start:.1f} s ({len(body)} bytes)"
+        text = f"{type(exc).__name__}: {exc}"
+        expected = resp.headers.get("Content-Length", "")
+        if "IncompleteRead" in text or "ProtocolError" in text:
+            received = getattr(raw, "_fp_bytes_read", len(body))
+            if expected.isdigit():
+                return bytes(body), f"body cut off: {received} of {expected} bytes"
+            return bytes(body), f"body cut off after {received} bytes"
+        if "timed out" in text.lower() or "timeout" in type(exc).__name__.lower():
+            return bytes(body), f"body stalled: no data for {read_s:g} s after {len(body)} bytes"
+        return bytes(body), f"body broken off: {text[:160]}"
+    return bytes(body), None
+
+
 def _host(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
@@ -171,17 +321,20 @@ def _connection_error(exc: requests.ConnectionError) -> str:
     return f"connection failed: {text[:200]}"
 
 
-def _evidence(result: HttpResult) -> Evidence:
+def _evidence(result: HttpResult, visited: list[str] | None = None) -> Evidence:
     lines = [f"GET {result.url}"]
+    lines += [f"-> redirected to {u}" for u in (visited or [])[1:]]
     if result.status is None:
         lines.append(f"-> no response: {result.error} (after {result.elapsed_s:.3f} s)")
     else:
         lines.append(f"-> {result.status} in {result.elapsed_s:.3f} s (first byte {result.ttfb_s or 0:.3f} s)")
+        if result.error:
+            lines.append(f"-> {result.error}")
         lines += [f"{k}: {v}" for k, v in result.headers.items()]
         excerpt = result.body[:1500] + ("..." if len(result.body) > 1500 else "")
         lines += ["", excerpt]
     return Evidence(
         "http", result.describe(), "\n".join(lines),
         {"method": result.method, "url": result.url, "status": result.status,
-         "elapsed_s": round(result.elapsed_s, 4), "error": result.error},
+         "elapsed_s": round(result.elapsed_s, 4), "error": result.error, "final_url": result.final_url},
     )
