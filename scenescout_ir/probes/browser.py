@@ -370,9 +370,11 @@ class _Observer:
         self.page_errors: list[str] = []
         self.failed: list[FailedRequest] = []
         self.documents: list[tuple[str, int]] = []  # (url, status) of main-frame documents
+        self.documents_done = 0  # main-frame documents whose body arrived in full
         self._handlers: dict[str, Callable[..., None]] = {
             "console": self._on_console, "pageerror": self._on_page_error, "request": self._on_request,
             "response": self._on_response, "requestfailed": self._on_request_failed,
+            "requestfinished": self._on_request_finished,
         }
 
     def __enter__(self) -> _Observer:
@@ -410,6 +412,10 @@ class _Observer:
                 request.method, response.url, request.resource_type, response.status, None,
                 self._origin(response.url),
             ))
+
+    def _on_request_finished(self, request: Any) -> None:
+        if request.is_navigation_request() and _in_main_frame(request, self.page):
+            self.documents_done += 1
 
     def _on_request_failed(self, request: Any) -> None:
         failure = request.failure or "failed"
@@ -494,6 +500,11 @@ class PageProbe:
         except PlaywrightTimeoutError:
             if not seen.documents:  # not even the document came: the site hangs; say so once
                 reason = f"no response within {self.browser.navigation_timeout_s:g} s"
+                self.session.mark_down(self.origin, f"{reason}, first seen on {urlsplit(url).path or '/'}",
+                                       timed_out=True)
+                return reason, True
+            if seen.documents_done < len(seen.documents):  # the status came, the body trickles: a hung site
+                reason = f"page body still arriving after {self.browser.navigation_timeout_s:g} s"
                 self.session.mark_down(self.origin, f"{reason}, first seen on {urlsplit(url).path or '/'}",
                                        timed_out=True)
                 return reason, True

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir.config import Thresholds, Timeouts, load_targets
+from fixtures.browser import DEFAULT_CHROMIUM
+from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
 from scenescout_ir.outcomes import Finding
+from scenescout_ir.probes.browser import BrowserSession, PageProbe
 from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence, join_url, short_url
 from scenescout_ir.rules import check_response_time, check_slow, health_answer_problem
 from tests.demo_support import _state_dir, run_suite
@@ -265,3 +267,30 @@ def test_emergency_under_a_site_that_never_answers_is_sev1(silent_server, rundir
     assert time.monotonic() - started < 25, "every check waited out its own timeout"
     assert run.severity == "SEV1", run.output
     assert any(f["condition_key"] == "complete_outage" for f in run.findings()), run.output
+
+
+# --- 3. the browser's page loads have the same deadline ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright):
+    browser = playwright.chromium.launch(executable_path=DEFAULT_CHROMIUM, args=["--disable-gpu"])
+    yield browser
+    browser.close()
+
+
+def test_a_page_whose_body_trickles_is_cut_at_the_navigation_deadline_and_not_asked_again(chromium, stand_in_site):
+    page = b"<!doctype html><html><head><title>t</title></head><body><main>" + b" " * 200 + b"</main></body></html>"
+    site = stand_in_site({"/": Reply(200, page, "text/html", trickle_s=0.2)})  # 54 s in full
+    session = BrowserSession()
+    visits = []
+    started = time.monotonic()
+    for _ in range(2):
+        context = chromium.new_context()
+        visits.append(PageProbe(context.new_page, site.url, Browser(navigation_timeout_s=1), (), session,
+                                lambda e: None).visit("/"))
+        context.close()
+    assert time.monotonic() - started < 10
+    first, second = visits
+    assert first.timed_out and first.error == "page body still arriving after 1 s"
+    assert second.error is not None and second.error.endswith("(not asked again)")
