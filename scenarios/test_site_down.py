@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from scenescout_ir.outcomes import Finding
+from scenescout_ir.rules import check_slow
 
 pytestmark = pytest.mark.comprehensive
 
@@ -43,9 +44,10 @@ def test_tls_certificate_is_valid(site, net):
 
 
 @pytest.mark.condition("complete_outage")
-def test_the_application_answers_behind_the_proxy(site):
+def test_the_application_answers_behind_the_proxy(site, target):
     """nginx -t && systemctl status nginx: a proxy's 502/503/504 means the application behind it is down."""
     result = site.get("/")
+    check_slow(result, target.thresholds)  # it answers, slowly: not down
     server = result.headers.get("Server") or result.headers.get("Via") or "the front server"
     if result.status is None:
         hung = "timeout" in (result.error or "")

@@ -128,7 +128,6 @@ class HttpProbe:
         self._record = record
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
-        self._session.max_redirects = MAX_REDIRECTS
         self._down: dict[str, str] = {}
         self._slow: dict[str, tuple[float, str]] = {}  # host -> (seconds its first answer took, on which path)
         self._seen: set[str] = set()  # hosts that had their first request
