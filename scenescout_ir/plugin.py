@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from .conditions import CONDITIONS, UNCLASSIFIED
 from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
 from .evidence import EvidenceLog
 from .outcomes import ConfigError, CouldNotRun, Finding
@@ -74,6 +75,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("emergency") and not item.get_closest_marker("comprehensive"):
             item.add_marker(pytest.mark.comprehensive)
+        _check_condition_marker(item)
+
+
+def _check_condition_marker(item: pytest.Item) -> None:
+    """A condition key the table does not know is the suite's mistake: one usage line, before anything runs."""
+    marker = item.get_closest_marker("condition")
+    if marker is None:
+        return
+    key = marker.args[0] if len(marker.args) == 1 else None
+    if not isinstance(key, str) or key not in CONDITIONS:
+        given = repr(key) if len(marker.args) == 1 else f"{len(marker.args)} arguments"
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.condition({given}) names no condition of the table in "
+            f"scenescout_ir/conditions.py (known: {', '.join(sorted(CONDITIONS))})"
+        )
 
 
 def suite(config: pytest.Config) -> Suite:
@@ -181,7 +197,7 @@ class Suite:
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
-            summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ")
+            summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ").removeprefix("not applicable: ")
         elif excinfo is not None and excinfo.errisinstance(_FOUND) and report.when == "call":
             outcome, summary = FAILED, _summary(excinfo.value)
             if isinstance(excinfo.value, Finding):
@@ -190,6 +206,10 @@ class Suite:
             outcome = BROKEN
             summary = _summary(excinfo.value) if excinfo else "error"
             summary = f"{excinfo.typename}: {summary}" if excinfo else summary
+        if outcome == FAILED and condition not in CONDITIONS:  # never dropped: an unclassified finding
+            if condition:
+                summary += f" (the check named an unknown condition {condition!r})"
+            condition = UNCLASSIFIED
         evidence = [self.redact.data({"kind": e.kind, "title": e.title, "text": e.text, "data": e.data})
                     for e in self.evidence.take()]
         return CheckRecord(

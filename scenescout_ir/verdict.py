@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conditions import CONDITIONS, Severity
+from .conditions import CONDITIONS, UNCLASSIFIED, Severity
 
 PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "broken"
 NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
@@ -153,7 +153,7 @@ def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
     to its group condition: every endpoint down is a complete outage, every source stale a major
     ingestion failure.
     """
-    findings = [_finding(r) for r in records if r.outcome == FAILED and r.condition]
+    findings = [_finding(r) for r in records if r.outcome == FAILED]  # one without a condition too
     members: dict[str, list[CheckRecord]] = defaultdict(list)
     for r in records:
         cond = CONDITIONS.get(r.condition or "")
@@ -174,10 +174,14 @@ def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
 
 
 def _finding(record: CheckRecord) -> FindingRecord:
-    cond = CONDITIONS[record.condition or ""]
+    """A failure is a finding whatever its condition: none or an unknown key is the unclassified one."""
+    cond = CONDITIONS.get(record.condition or "") or CONDITIONS[UNCLASSIFIED]
+    summary = record.summary
+    if record.condition and record.condition not in CONDITIONS:
+        summary += f" (the check named an unknown condition {record.condition!r})"
     return FindingRecord(
         check=record.check, component=cond.component, condition=cond.name, severity=cond.severity,
-        summary=record.summary, next_step=cond.next_step, section=cond.section, condition_key=cond.key,
+        summary=summary, next_step=cond.next_step, section=cond.section, condition_key=cond.key,
         evidence=record.evidence,
     )
 
