@@ -461,7 +461,8 @@ class AllureEvidence:
         result = TestResult(
             uuid=uuid4(), name=verdict.headline, fullName=full_name, historyId=md5(full_name),
             testCaseId=md5(full_name), start=started, stop=now(),
-            status=Status.PASSED if verdict.severity is None else Status.FAILED,
+            status=(Status.BROKEN if verdict.interrupted  # stopped before a verdict: never a green one
+                    else Status.PASSED if verdict.severity is None else Status.FAILED),
         )
         sev = verdict.severity
         result.labels = [Label(LabelType.EPIC, VERDICT_EPIC), Label(LabelType.FEATURE, verdict.target),

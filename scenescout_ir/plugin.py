@@ -9,6 +9,8 @@ same verdict from what its workers report.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Generator
 from datetime import UTC, datetime
@@ -128,6 +130,9 @@ class Suite:
         self.is_worker = hasattr(config, "workerinput")
         self.probes: list[Any] = []  # the session's probes, for the footprint the run left on the target
         self.footprint: dict[str, int] = {}
+        self.interrupted: str | None = None  # the signal that stopped the run (issue 8, item 5)
+        self.planned = 0  # checks selected to run
+        self._previous_sigterm = _sigterm_is_an_interrupt(self)
 
     # --- redaction -----------------------------------------------------------------------------------
     @property
@@ -238,17 +243,32 @@ class Suite:
         """xdist: each worker's footprint comes back with it."""
         self._add_footprint(getattr(node, "workeroutput", {}).get("scenescout_footprint", {}))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.planned = sum(1 for item in session.items if is_check(item))
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if excinfo.errisinstance(pytest.Session.Interrupted):  # pytest stopping on purpose (shouldstop)
+            self.interrupted = self.interrupted or str(excinfo.value)
+        self.interrupted = self.interrupted or "SIGINT (Ctrl-C)"
+
+    def pytest_unconfigure(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             self.config.workeroutput["scenescout_footprint"] = self.own_footprint()  # type: ignore[attr-defined]
             return
         self._add_footprint(self.own_footprint())
-        if not self.records:
+        if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # a run stopped half-way is never OK
+            self.interrupted = self.interrupted or "an interruption"
+        if not self.records and not self.interrupted:
             return
         self.verdict = assemble(
             self.records, target=self.target.name, base_url=self.redact(self.base_url()),
             started_at=_iso(self._started), finished_at=_iso(time.time()),
             duration_s=time.monotonic() - self._started_mono, footprint=self.footprint,
+            interrupted=self.interrupted, planned=self.planned,
         )
         try:
             self.verdict.write(self.verdict_file)
@@ -263,12 +283,26 @@ class Suite:
         tr = terminalreporter
         severity = self.verdict.severity
         markup = {"green": True} if severity is None else {"red": True} if severity <= 2 else {"yellow": True}
+        if self.verdict.interrupted and severity is None:
+            markup = {"yellow": True}
         tr.section("verdict", sep="=", bold=True, **markup)
         lines = self.verdict.lines()
         tr.write_line(lines[0], bold=True, **markup)
         for line in lines[1:]:
             tr.write_line(line)
         tr.write_line(self.write_error or f"verdict written to {_relative(self.verdict_file)}")
+
+
+def _sigterm_is_an_interrupt(suite: Suite) -> Any:
+    """SIGTERM (a CI job cancelled, `kill`) takes Ctrl-C's path: the run ends INTERRUPTED, not killed half-way."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        suite.interrupted = suite.interrupted or "SIGTERM"
+        raise KeyboardInterrupt("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _finding_text(record: CheckRecord) -> str:

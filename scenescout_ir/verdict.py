@@ -13,6 +13,7 @@ from typing import Any
 from .conditions import CONDITIONS, UNCLASSIFIED, Severity
 
 PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "broken"
+INTERRUPTED = "INTERRUPTED"  # the label of a run stopped by a signal before it finished: never OK
 NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
 OUTCOMES = (PASSED, FAILED, COULD_NOT_RUN, BROKEN, NOT_APPLICABLE)
 
@@ -72,17 +73,25 @@ class Verdict:
     broken: list[dict[str, str]]
     not_applicable: list[dict[str, str]] = field(default_factory=list)
     footprint: dict[str, int] = field(default_factory=dict)  # what the run cost the target
+    interrupted: str | None = None  # what stopped the run before it finished (SIGINT, SIGTERM): no verdict
+    planned: int = 0  # the checks the run was to do (0: not known, as in the controller of -n)
 
     @property
     def label(self) -> str:
+        if self.interrupted:
+            return INTERRUPTED
         return self.severity.name if self.severity else "OK"
 
     @property
     def response(self) -> str:
+        if self.interrupted and self.severity is None:
+            return "unknown: the run was interrupted, run it again"
         return self.severity.response if self.severity else "none"
 
     @property
     def headline(self) -> str:
+        if self.interrupted:
+            return interrupted_headline(self.interrupted, self.counts["total"], self.planned, self.severity)
         line = f"VERDICT: {self.severity.headline if self.severity else 'OK'}"
         missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
         if missing:
@@ -134,16 +143,32 @@ class Verdict:
             "broken": self.broken,
             "not_applicable": self.not_applicable,
             "footprint": self.footprint,
+            "interrupted": self.interrupted,  # null, or what stopped the run ("severity" is then INTERRUPTED)
+            "worst_so_far": self.severity.name if self.interrupted and self.severity else None,
+            "planned": self.planned,
         }
 
     def write(self, path: Path) -> None:
         """Atomically, so a reader never sees half a verdict."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".verdict-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self.to_dict(), fh, indent=2)
+                fh.write("\n")
+            os.replace(tmp, path)
+        except BaseException:  # a second Ctrl-C while writing: the old file stays whole, no stray temp file
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def interrupted_headline(by: str, done: int, planned: int, severity: Severity | None) -> str:
+    """``VERDICT: INTERRUPTED - stopped by SIGTERM after 3 of 17 checks: no verdict; ...``"""
+    of = f" of {planned}" if planned >= done and planned else ""
+    line = f"VERDICT: {INTERRUPTED} - stopped by {by} after {done}{of} checks: no verdict"
+    if severity is not None:
+        return line + f"; found before it stopped: {severity.headline}"
+    return line + "; nothing found before it stopped, but not everything was checked"
 
 
 def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
@@ -188,7 +213,7 @@ def _finding(record: CheckRecord) -> FindingRecord:
 
 def assemble(
     records: list[CheckRecord], *, target: str, base_url: str, started_at: str, finished_at: str,
-    duration_s: float, footprint: dict[str, int] | None = None,
+    duration_s: float, footprint: dict[str, int] | None = None, interrupted: str | None = None, planned: int = 0,
 ) -> Verdict:
     findings = findings_of(records)
     counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
@@ -202,5 +227,5 @@ def assemble(
         could_not_run=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == COULD_NOT_RUN],
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
-        footprint=dict(footprint or {}),
+        footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
     )
