@@ -29,6 +29,7 @@ from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, Chec
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
 DEFAULT_VERDICT_FILE = "reports/verdict.json"
+BUDGET_SPENT = "run budget"  # "could not run: run budget of 15 s spent": a check cut short
 _FOUND = (AssertionError, pytest.fail.Exception)  # a check that says it found a problem
 
 _OPTIONS = (
@@ -132,6 +133,7 @@ class Suite:
         self.footprint: dict[str, int] = {}
         self.interrupted: str | None = None  # the signal that stopped the run (issue 8, item 5)
         self.planned = 0  # checks selected to run
+        self.budget_s = self.target.budget.comprehensive_s  # the run's time budget, decided at collection
         self._previous_sigterm = _sigterm_is_an_interrupt(self)
 
     # --- redaction -----------------------------------------------------------------------------------
@@ -245,6 +247,16 @@ class Suite:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.planned = sum(1 for item in session.items if is_check(item))
+        self.budget_s = run_budget(self.target, session.items)
+
+    def budget_left(self) -> float:
+        """Seconds left of the run's time budget (issue 8, item 10); probes may cap their waits by it."""
+        return self.budget_s - (time.monotonic() - self._started_mono)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if is_check(item) and self.budget_left() <= 0:  # before its fixtures: it costs nothing more
+            raise CouldNotRun(f"{BUDGET_SPENT} of {self.budget_s:g} s spent (targets.{self.target.name}.budget)")
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         if excinfo.errisinstance(pytest.Session.Interrupted):  # pytest stopping on purpose (shouldstop)
@@ -291,6 +303,15 @@ class Suite:
         for line in lines[1:]:
             tr.write_line(line)
         tr.write_line(self.write_error or f"verdict written to {_relative(self.verdict_file)}")
+
+
+def run_budget(target: Target, items: list[pytest.Item]) -> float:
+    """Emergency checks only: the emergency budget; any comprehensive or performance check: the longer one.
+    (Every emergency check is marked comprehensive too, so a comprehensive check is one that is not emergency.)"""
+    full = any(item.get_closest_marker("performance")
+               or (item.get_closest_marker("comprehensive") and not item.get_closest_marker("emergency"))
+               for item in items)
+    return target.budget.comprehensive_s if full else target.budget.emergency_s
 
 
 def _sigterm_is_an_interrupt(suite: Suite) -> Any:

@@ -94,8 +94,10 @@ class Verdict:
             return interrupted_headline(self.interrupted, self.counts["total"], self.planned, self.severity)
         line = f"VERDICT: {self.severity.headline if self.severity else 'OK'}"
         missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
+        cut = sum(1 for c in self.could_not_run if c["reason"].startswith("run budget of "))
         if missing:
-            line += f" (incomplete: {missing} of {self.counts['total']} checks could not run)"
+            line += f" (incomplete: {missing} of {self.counts['total']} checks could not run"
+            line += f"; {cut} cut short: the run's time budget was spent)" if cut else ")"
         return line
 
     def lines(self) -> list[str]:

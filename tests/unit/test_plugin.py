@@ -163,3 +163,48 @@ def test_fine():
     result.stdout.fnmatch_lines(["VERDICT: SEV3*", "*SEV3 unclassified: * - the widget is down (test_unmarked)"])
     assert "VERDICT: OK" not in result.stdout.str()
     assert result.ret == 1
+
+
+# --- issue 8, item 10: the whole run's time budget -----------------------------------------------------
+
+BUDGETED = '''
+import time
+import pytest
+from scenescout_ir.plugin import suite
+
+@pytest.mark.emergency
+@pytest.mark.condition("memory")
+def test_1_takes_the_whole_budget(pytestconfig):
+    (pytestconfig.rootpath / "budget.txt").write_text(str(suite(pytestconfig).budget_s))
+    while suite(pytestconfig).budget_left() > 0:  # a check that waits as long as the run may take
+        time.sleep(0.05)
+
+@pytest.mark.emergency
+@pytest.mark.condition("memory")
+def test_2_after_the_budget():
+    pass
+
+@pytest.mark.performance
+@pytest.mark.condition("slow_site")
+def test_3_after_the_budget():
+    pass
+'''
+
+
+def test_checks_starting_after_the_runs_budget_could_not_run(scratch):
+    scratch.makefile(".toml", targets=TARGETS + "[targets.local.budget]\nemergency_s = 2\ncomprehensive_s = 3\n")
+    scratch.makepyfile(test_checks=BUDGETED)
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-m", "emergency")
+    assert (scratch.path / "budget.txt").read_text() == "2.0"  # emergency checks only: the emergency budget
+    verdict = verdict_of(scratch)
+    assert verdict["could_not_run"] == [
+        {"check": "test_2_after_the_budget", "reason": "run budget of 2 s spent (targets.local.budget)"}]
+    result.stdout.fnmatch_lines([
+        "VERDICT: OK (incomplete: 1 of 2 checks could not run; 1 cut short: the run's time budget was spent)",
+        "could not run (1; not counted as incidents):",
+        "  - test_2_after_the_budget: run budget of 2 s spent (targets.local.budget)",
+    ])
+    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-m", "emergency or performance")
+    assert (scratch.path / "budget.txt").read_text() == "3.0"  # any performance check: the longer budget
+    assert [c["check"] for c in verdict_of(scratch)["could_not_run"]] == [
+        "test_2_after_the_budget", "test_3_after_the_budget"]
