@@ -79,6 +79,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.get_closest_marker("emergency") and not item.get_closest_marker("comprehensive"):
             item.add_marker(pytest.mark.comprehensive)
         _check_condition_marker(item)
+    items.sort(key=_phase_order)  # triage first: with a time budget, what is cut short is the deep checks
+
+
+def _phase_order(item: pytest.Item) -> int:
+    """Emergency checks, then comprehensive ones, then performance ones (stable within each)."""
+    if item.get_closest_marker("emergency"):
+        return 0
+    return 2 if item.get_closest_marker("performance") else 1
 
 
 def _check_condition_marker(item: pytest.Item) -> None:

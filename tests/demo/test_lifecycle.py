@@ -58,3 +58,27 @@ def test_every_list_of_targets_toml_may_be_empty(healthy_stack, workdir, key):
     if EMPTY_LISTS[key]:
         reasons = [c["reason"] for c in run.verdict["not_applicable"]]
         assert any(EMPTY_LISTS[key] in r for r in reasons), reasons
+
+
+def test_a_slow_site_gets_a_verdict_within_the_runs_budget(healthy_stack, workdir):
+    """The issue's run: every answer takes 2.5 s and `-m "emergency or comprehensive or performance"` did not
+    end in 120 s (10 samples x 7 endpoints x 2.5 s). Sampling now stops once the verdict is settled, and the
+    run stops starting checks when its budget (20 s here, 60 s by default) is spent: a verdict, cut short."""
+    import time
+
+    healthy_stack.inject("slow_responses", seconds=2.5)
+    targets = targets_file(workdir, healthy_stack.info().state_dir, sections={
+        "budget": {"comprehensive_s": 20},
+        "integrity": {"baseline_file": str(workdir / "baseline-budget.json")},
+    })
+    began = time.monotonic()
+    run = run_suite("-m", EVERYTHING, targets=targets, workdir=workdir, timeout=120)
+    took = time.monotonic() - began
+    assert took < 60, f"the run took {took:.0f} s"  # 20 s budget plus the checks running when it ran out
+    assert run.severity in ("SEV2", "SEV3"), run.output[-3000:]
+    cut = [c for c in run.verdict["could_not_run"] if c["reason"].startswith("run budget of 20 s spent")]
+    assert cut, run.output[-3000:]
+    assert "cut short: the run's time budget was spent)" in run.output
+    sampled = [e for f in run.findings() for e in f["evidence"] if e["title"].startswith("response times of")]
+    for evidence in sampled:  # each endpoint's samples say how many and why they stopped
+        assert evidence["data"]["taken"] < evidence["data"]["planned"] and evidence["data"]["stopped"]
