@@ -38,7 +38,7 @@ def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleS
     """``sample(path)``: the target's response-time samples of that path, with a chart in reports/."""
     sampler = ResponseSampler(
         http, target.performance, target.thresholds, target.timeouts, suite(pytestconfig).evidence,
-        chart_dir=suite(pytestconfig).verdict_file.parent / "charts",
+        chart_dir=suite(pytestconfig).verdict_file.parent / "charts", run_left=suite(pytestconfig).budget_left,
     )
     return lambda path: sampler.sample(join_url(site.base_url, path), name=request.node.name)
 

@@ -1,7 +1,8 @@
 """What a run leaves for the people who were not there: Allure results, the kept run, the incident log, a message.
 
 Registered in conftest.py after ``scenescout_ir.plugin``. Every run of the checks writes Allure results
-(allure-pytest) next to its verdict file, ``reports/allure-results`` by default, replaced by each run:
+(allure-pytest) next to its verdict file: into its own ``reports/runs/.running-*/allure-results`` by default,
+moved into the kept run at its end (``reports/allure-results`` then links to it), so concurrent runs never mix:
 
 - each check labelled from its condition (conditions.py) in one place, not in the tests: epic = the
   playbook phase its marker belongs to, feature = the component, story = the condition's playbook name,
@@ -58,6 +59,7 @@ from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, Chec
 ALLUREDIR_ENV = "SCENESCOUT_ALLUREDIR"
 PLAYBOOK_URL_ENV = "SCENESCOUT_PLAYBOOK_URL"
 PLUGIN_NAME = "scenescout_ir.allure"
+RUN_RESULTS_KEY = "scenescout_results_dir"  # xdist: the controller's per-run results dir, for its workers
 
 # The playbook phase a check belongs to, from its marker (the first that applies).
 PHASES = (
@@ -325,8 +327,10 @@ def pytest_configure(config: pytest.Config) -> None:
         results, clean = None, False
     else:
         configured = os.environ.get(ALLUREDIR_ENV, "").strip()
-        results = (root / configured) if configured else _reports_dir(config, root) / report.RESULTS
-        clean = not config.option.collectonly  # the results dir is the last run's
+        shared = getattr(config, "workerinput", {}).get(RUN_RESULTS_KEY)  # an xdist worker: its controller's
+        clean = bool(configured) and not config.option.collectonly  # an explicit dir is the last run's
+        results = (root / configured) if configured else Path(shared) if shared else (
+            report.running_dir(_reports_dir(config, root)) / report.RESULTS)  # this run's own
     config.option.allure_report_dir = None  # allure-pytest stands down; ours writes through the redactor
     if results is not None:
         config.pluginmanager.register(AllureEvidence(config, results, clean), PLUGIN_NAME)
@@ -371,6 +375,20 @@ class AllureEvidence:
         for plugin in (self.writer, self.listener):
             if allure_commons.plugin_manager.is_registered(plugin):
                 allure_commons.plugin_manager.unregister(plugin)
+        running = self.results_dir.parent
+        if not self.is_worker and running.name.startswith(report.RUNNING) and not any(
+                p.is_file() for p in running.rglob("*")):
+            shutil.rmtree(running, ignore_errors=True)  # a run that kept nothing (--collect-only, no checks)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: every worker writes into this run's results dir."""
+        node.workerinput[RUN_RESULTS_KEY] = str(self.results_dir)
+
+    def moved_to(self, results_dir: Path) -> None:
+        """The run was kept: what is written from now on (session fixtures' teardown) goes with it."""
+        self.results_dir = results_dir
+        self.writer._report_dir = results_dir
 
     # --- labels, centrally: markers at collection (so --allure-features etc. select by them) ------------
 
@@ -461,7 +479,8 @@ class AllureEvidence:
         result = TestResult(
             uuid=uuid4(), name=verdict.headline, fullName=full_name, historyId=md5(full_name),
             testCaseId=md5(full_name), start=started, stop=now(),
-            status=Status.PASSED if verdict.severity is None else Status.FAILED,
+            status=(Status.BROKEN if verdict.interrupted  # stopped before a verdict: never a green one
+                    else Status.PASSED if verdict.severity is None else Status.FAILED),
         )
         sev = verdict.severity
         result.labels = [Label(LabelType.EPIC, VERDICT_EPIC), Label(LabelType.FEATURE, verdict.target),
@@ -578,6 +597,10 @@ def pytest_scenescout_verdict(verdict: Verdict, config: pytest.Config) -> None:
     run_dir: Path | None = None
     try:
         run_dir = report.archive_run(reports_dir, verdict.to_dict(), results_dir)
+        moved = results_dir is not None and not results_dir.exists() and (run_dir / report.RESULTS).is_dir()
+        if isinstance(evidence, AllureEvidence) and moved:  # this run's own results, now in the kept run
+            evidence.moved_to(run_dir / report.RESULTS)
+            report.link_latest(reports_dir, run_dir)
         protected = report.linked_runs(incident.logs(incidents))
         report.prune_runs(reports_dir, report.keep_runs(), protected | {run_dir.name})
         out.append(f"run kept in {_rel(run_dir)} (make report renders {_rel(run_dir / report.REPORT)})")

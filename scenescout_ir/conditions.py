@@ -261,9 +261,17 @@ _TABLE = (
         "largest resources (front end).",
         "Common Incident Scenarios / Scenario 4: Performance Degradation",
     ),
+    # --- a failing check that names no condition (no @pytest.mark.condition, or an unknown key) -------
+    Condition(
+        "unclassified", "Single component degradation", Severity.SEV3, "unclassified",
+        "A check without a playbook condition failed: read its finding and evidence, decide the severity by "
+        "the playbook's Incident Classification, and give the check a condition marker.",
+        "Incident Classification / Severity 3",
+    ),
 )
 
 CONDITIONS: dict[str, Condition] = {c.key: c for c in _TABLE}
+UNCLASSIFIED = "unclassified"  # the condition of a failing check that names none (or an unknown one)
 
 
 def condition(key: str) -> Condition:

@@ -116,6 +116,14 @@ class Performance:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """The whole run's time budget: a check that would start after it is spent is "could not run"."""
+
+    emergency_s: float = 15.0  # a run of emergency checks only (pytest -m emergency)
+    comprehensive_s: float = 60.0  # a run with any comprehensive or performance check
+
+
+@dataclass(frozen=True)
 class EventsTable:
     table: str = "events"
     source_column: str = "source"
@@ -145,6 +153,7 @@ class Target:
     browser: Browser = field(default_factory=Browser)
     integrity: Integrity = field(default_factory=Integrity)
     performance: Performance = field(default_factory=Performance)
+    budget: Budget = field(default_factory=Budget)
 
     @property
     def is_demo(self) -> bool:
@@ -315,7 +324,7 @@ _SQL_NAMED = (EventsTable, Integrity)
 _NOT_SQL_NAMES = {"baseline_file", "job_prefix", "job_success"}  # a path and two values, in Integrity
 _SECTIONS: dict[str, type] = {
     "events": EventsTable, "thresholds": Thresholds, "timeouts": Timeouts, "browser": Browser,
-    "integrity": Integrity, "performance": Performance,
+    "integrity": Integrity, "performance": Performance, "budget": Budget,
 }
 _TARGET_KEYS = {
     "description", "base_url", "stack", "health_endpoints", "routes", "dsn_env", "logs", "sources",

@@ -182,7 +182,7 @@ class RunEntry:
 
     @property
     def severity(self) -> str:
-        match = re.match(r"VERDICT: (SEV[1-4]|OK)", self.headline)
+        match = re.match(r"VERDICT: (SEV[1-4]|OK|INTERRUPTED)", self.headline)
         return match.group(1) if match else "?"
 
 
@@ -404,6 +404,15 @@ def _headline(verdict: dict[str, Any]) -> str:
     from .conditions import Severity
 
     label = str(verdict.get("severity", "OK"))
+    if verdict.get("interrupted"):  # never read as OK: the run stopped before it could say
+        from .verdict import interrupted_headline
+
+        worst = verdict.get("worst_so_far")
+        counts = verdict.get("counts", {})
+        line = interrupted_headline(str(verdict["interrupted"]), int(counts.get("total", 0)),
+                                    int(verdict.get("planned", 0) or 0),
+                                    Severity[worst] if worst in Severity.__members__ else None)
+        return line.removeprefix("VERDICT: ")
     return Severity[label].headline if label in Severity.__members__ else label
 
 

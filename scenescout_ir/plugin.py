@@ -9,6 +9,8 @@ same verdict from what its workers report.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections.abc import Generator
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from .conditions import CONDITIONS, UNCLASSIFIED
 from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
 from .evidence import EvidenceLog
 from .outcomes import ConfigError, CouldNotRun, Finding
@@ -26,6 +29,7 @@ from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, Chec
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
 DEFAULT_VERDICT_FILE = "reports/verdict.json"
+BUDGET_SPENT = "run budget"  # "could not run: run budget of 15 s spent": a check cut short
 _FOUND = (AssertionError, pytest.fail.Exception)  # a check that says it found a problem
 
 _OPTIONS = (
@@ -74,6 +78,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("emergency") and not item.get_closest_marker("comprehensive"):
             item.add_marker(pytest.mark.comprehensive)
+        _check_condition_marker(item)
+    items.sort(key=_phase_order)  # triage first: with a time budget, what is cut short is the deep checks
+
+
+def _phase_order(item: pytest.Item) -> int:
+    """Emergency checks, then comprehensive ones, then performance ones (stable within each)."""
+    if item.get_closest_marker("emergency"):
+        return 0
+    return 2 if item.get_closest_marker("performance") else 1
+
+
+def _check_condition_marker(item: pytest.Item) -> None:
+    """A condition key the table does not know is the suite's mistake: one usage line, before anything runs."""
+    marker = item.get_closest_marker("condition")
+    if marker is None:
+        return
+    key = marker.args[0] if len(marker.args) == 1 else None
+    if not isinstance(key, str) or key not in CONDITIONS:
+        given = repr(key) if len(marker.args) == 1 else f"{len(marker.args)} arguments"
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.condition({given}) names no condition of the table in "
+            f"scenescout_ir/conditions.py (known: {', '.join(sorted(CONDITIONS))})"
+        )
 
 
 def suite(config: pytest.Config) -> Suite:
@@ -112,6 +139,10 @@ class Suite:
         self.is_worker = hasattr(config, "workerinput")
         self.probes: list[Any] = []  # the session's probes, for the footprint the run left on the target
         self.footprint: dict[str, int] = {}
+        self.interrupted: str | None = None  # the signal that stopped the run (issue 8, item 5)
+        self.planned = 0  # checks selected to run
+        self.budget_s = self.target.budget.comprehensive_s  # the run's time budget, decided at collection
+        self._previous_sigterm = _sigterm_is_an_interrupt(self)
 
     # --- redaction -----------------------------------------------------------------------------------
     @property
@@ -181,7 +212,7 @@ class Suite:
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
-            summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ")
+            summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ").removeprefix("not applicable: ")
         elif excinfo is not None and excinfo.errisinstance(_FOUND) and report.when == "call":
             outcome, summary = FAILED, _summary(excinfo.value)
             if isinstance(excinfo.value, Finding):
@@ -190,6 +221,10 @@ class Suite:
             outcome = BROKEN
             summary = _summary(excinfo.value) if excinfo else "error"
             summary = f"{excinfo.typename}: {summary}" if excinfo else summary
+        if outcome == FAILED and condition not in CONDITIONS:  # never dropped: an unclassified finding
+            if condition:
+                summary += f" (the check named an unknown condition {condition!r})"
+            condition = UNCLASSIFIED
         evidence = [self.redact.data({"kind": e.kind, "title": e.title, "text": e.text, "data": e.data})
                     for e in self.evidence.take()]
         return CheckRecord(
@@ -218,17 +253,42 @@ class Suite:
         """xdist: each worker's footprint comes back with it."""
         self._add_footprint(getattr(node, "workeroutput", {}).get("scenescout_footprint", {}))
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.planned = sum(1 for item in session.items if is_check(item))
+        self.budget_s = run_budget(self.target, session.items)
+
+    def budget_left(self) -> float:
+        """Seconds left of the run's time budget (issue 8, item 10); probes may cap their waits by it."""
+        return self.budget_s - (time.monotonic() - self._started_mono)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if is_check(item) and self.budget_left() <= 0:  # before its fixtures: it costs nothing more
+            raise CouldNotRun(f"{BUDGET_SPENT} of {self.budget_s:g} s spent (targets.{self.target.name}.budget)")
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        if excinfo.errisinstance(pytest.Session.Interrupted):  # pytest stopping on purpose (shouldstop)
+            self.interrupted = self.interrupted or str(excinfo.value)
+        self.interrupted = self.interrupted or "SIGINT (Ctrl-C)"
+
+    def pytest_unconfigure(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             self.config.workeroutput["scenescout_footprint"] = self.own_footprint()  # type: ignore[attr-defined]
             return
         self._add_footprint(self.own_footprint())
-        if not self.records:
+        if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # a run stopped half-way is never OK
+            self.interrupted = self.interrupted or "an interruption"
+        if not self.records and not self.interrupted:
             return
         self.verdict = assemble(
             self.records, target=self.target.name, base_url=self.redact(self.base_url()),
             started_at=_iso(self._started), finished_at=_iso(time.time()),
             duration_s=time.monotonic() - self._started_mono, footprint=self.footprint,
+            interrupted=self.interrupted, planned=self.planned,
         )
         try:
             self.verdict.write(self.verdict_file)
@@ -243,12 +303,35 @@ class Suite:
         tr = terminalreporter
         severity = self.verdict.severity
         markup = {"green": True} if severity is None else {"red": True} if severity <= 2 else {"yellow": True}
+        if self.verdict.interrupted and severity is None:
+            markup = {"yellow": True}
         tr.section("verdict", sep="=", bold=True, **markup)
         lines = self.verdict.lines()
         tr.write_line(lines[0], bold=True, **markup)
         for line in lines[1:]:
             tr.write_line(line)
         tr.write_line(self.write_error or f"verdict written to {_relative(self.verdict_file)}")
+
+
+def run_budget(target: Target, items: list[pytest.Item]) -> float:
+    """Emergency checks only: the emergency budget; any comprehensive or performance check: the longer one.
+    (Every emergency check is marked comprehensive too, so a comprehensive check is one that is not emergency.)"""
+    full = any(item.get_closest_marker("performance")
+               or (item.get_closest_marker("comprehensive") and not item.get_closest_marker("emergency"))
+               for item in items)
+    return target.budget.comprehensive_s if full else target.budget.emergency_s
+
+
+def _sigterm_is_an_interrupt(suite: Suite) -> Any:
+    """SIGTERM (a CI job cancelled, `kill`) takes Ctrl-C's path: the run ends INTERRUPTED, not killed half-way."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        suite.interrupted = suite.interrupted or "SIGTERM"
+        raise KeyboardInterrupt("SIGTERM")
+
+    return signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _finding_text(record: CheckRecord) -> str:

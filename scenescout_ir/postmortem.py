@@ -47,7 +47,7 @@ class Run:
 
     @property
     def failing(self) -> bool:
-        return self.severity not in ("OK", "?")
+        return self.severity.startswith("SEV")  # not OK, "?" or INTERRUPTED (stopped before a verdict)
 
     def findings(self) -> list[dict[str, Any]]:
         return list(self.verdict.get("findings", []))

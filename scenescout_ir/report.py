@@ -3,8 +3,9 @@
 Everything a run leaves goes next to its verdict file (``reports/`` by default)::
 
     reports/verdict.json              the last run's verdict (plugin.py)
-    reports/allure-results/           the last run's Allure results (replaced by every run)
-    reports/runs/<run id>/            every run, kept: verdict.json and allure-results/ (hard links)
+    reports/allure-results            a link to the newest kept run's Allure results
+    reports/runs/.running-<...>/      a run's own Allure results while it runs (two runs never share one)
+    reports/runs/<run id>/            every run, kept: verdict.json and allure-results/ (moved there at its end)
     reports/runs/<run id>/report.html its report: one self-contained HTML file (``make report``)
     reports/report.html               a copy of the newest run's report, the file to attach
     reports/history.jsonl             Allure's history: the trends across runs
@@ -25,13 +26,17 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
+import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 RUNS = "runs"
 RESULTS = "allure-results"
+RUNNING = ".running-"  # runs/.running-*: the results of a run still going (or killed outright)
+STALE_RUNNING_S = 86400.0
 VERDICT = "verdict.json"
 REPORT = "report.html"
 HISTORY = "history.jsonl"
@@ -70,10 +75,38 @@ def archive_run(reports_dir: Path, verdict: dict[str, Any], results_dir: Path | 
             continue
     else:
         raise ReportError(f"too many runs named {base} in {runs}")
-    (run_dir / VERDICT).write_text(json.dumps(verdict, indent=2) + "\n", encoding="utf-8")
     if results_dir is not None and results_dir.is_dir():
-        shutil.copytree(results_dir, run_dir / RESULTS, copy_function=_link_or_copy)
+        if results_dir.parent.name.startswith(RUNNING) and results_dir.parent.parent == runs:
+            os.rename(results_dir, run_dir / RESULTS)  # this run's own results, and only them
+            shutil.rmtree(results_dir.parent, ignore_errors=True)
+        else:  # an --alluredir of the user's: linked, left where it is
+            shutil.copytree(results_dir, run_dir / RESULTS, copy_function=_link_or_copy)
+    tmp = run_dir / f".{VERDICT}.tmp"
+    tmp.write_text(json.dumps(verdict, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, run_dir / VERDICT)
     return run_dir
+
+
+def running_dir(reports_dir: Path) -> Path:
+    """Where a run writes its Allure results while it runs: its own dir, so two runs sharing reports/ never
+    mix evidence. ``runs/.running-<start>-<pid>-<random>/``; :func:`archive_run` moves them to the run's id."""
+    started = datetime.now(UTC)
+    return reports_dir / RUNS / f"{RUNNING}{started:%Y%m%dT%H%M%SZ}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def link_latest(reports_dir: Path, run_dir: Path) -> None:
+    """``reports/allure-results`` -> the newest kept run's results (a relative symlink, replaced atomically)."""
+    if not (run_dir / RESULTS).is_dir():
+        return
+    link = reports_dir / RESULTS
+    tmp = reports_dir / f".{RESULTS}-{os.getpid()}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(Path(RUNS) / run_dir.name / RESULTS, target_is_directory=True)
+    try:
+        os.replace(tmp, link)
+    except OSError:  # a real directory, left by an older version of the suite
+        shutil.rmtree(link, ignore_errors=True)
+        os.replace(tmp, link)
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -100,6 +133,11 @@ def prune_runs(reports_dir: Path, keep: int, protected: Iterable[str] = ()) -> l
         if run_dir.name not in keep_names:
             shutil.rmtree(run_dir, ignore_errors=True)
             removed.append(run_dir)
+    stale = time.time() - STALE_RUNNING_S  # results of runs killed outright (SIGKILL), a day later
+    for running in (reports_dir / RUNS).glob(f"{RUNNING}*"):
+        with contextlib.suppress(OSError):
+            if running.stat().st_mtime < stale:
+                shutil.rmtree(running, ignore_errors=True)
     return removed
 
 

@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .conditions import CONDITIONS, Severity
+from .conditions import CONDITIONS, UNCLASSIFIED, Severity
 
 PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "broken"
+INTERRUPTED = "INTERRUPTED"  # the label of a run stopped by a signal before it finished: never OK
 NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
 OUTCOMES = (PASSED, FAILED, COULD_NOT_RUN, BROKEN, NOT_APPLICABLE)
 
@@ -72,21 +73,31 @@ class Verdict:
     broken: list[dict[str, str]]
     not_applicable: list[dict[str, str]] = field(default_factory=list)
     footprint: dict[str, int] = field(default_factory=dict)  # what the run cost the target
+    interrupted: str | None = None  # what stopped the run before it finished (SIGINT, SIGTERM): no verdict
+    planned: int = 0  # the checks the run was to do (0: not known, as in the controller of -n)
 
     @property
     def label(self) -> str:
+        if self.interrupted:
+            return INTERRUPTED
         return self.severity.name if self.severity else "OK"
 
     @property
     def response(self) -> str:
+        if self.interrupted and self.severity is None:
+            return "unknown: the run was interrupted, run it again"
         return self.severity.response if self.severity else "none"
 
     @property
     def headline(self) -> str:
+        if self.interrupted:
+            return interrupted_headline(self.interrupted, self.counts["total"], self.planned, self.severity)
         line = f"VERDICT: {self.severity.headline if self.severity else 'OK'}"
         missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
+        cut = sum(1 for c in self.could_not_run if c["reason"].startswith("run budget of "))
         if missing:
-            line += f" (incomplete: {missing} of {self.counts['total']} checks could not run)"
+            line += f" (incomplete: {missing} of {self.counts['total']} checks could not run"
+            line += f"; {cut} cut short: the run's time budget was spent)" if cut else ")"
         return line
 
     def lines(self) -> list[str]:
@@ -134,16 +145,32 @@ class Verdict:
             "broken": self.broken,
             "not_applicable": self.not_applicable,
             "footprint": self.footprint,
+            "interrupted": self.interrupted,  # null, or what stopped the run ("severity" is then INTERRUPTED)
+            "worst_so_far": self.severity.name if self.interrupted and self.severity else None,
+            "planned": self.planned,
         }
 
     def write(self, path: Path) -> None:
         """Atomically, so a reader never sees half a verdict."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".verdict-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self.to_dict(), fh, indent=2)
+                fh.write("\n")
+            os.replace(tmp, path)
+        except BaseException:  # a second Ctrl-C while writing: the old file stays whole, no stray temp file
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def interrupted_headline(by: str, done: int, planned: int, severity: Severity | None) -> str:
+    """``VERDICT: INTERRUPTED - stopped by SIGTERM after 3 of 17 checks: no verdict; ...``"""
+    of = f" of {planned}" if planned >= done and planned else ""
+    line = f"VERDICT: {INTERRUPTED} - stopped by {by} after {done}{of} checks: no verdict"
+    if severity is not None:
+        return line + f"; found before it stopped: {severity.headline}"
+    return line + "; nothing found before it stopped, but not everything was checked"
 
 
 def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
@@ -153,7 +180,7 @@ def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
     to its group condition: every endpoint down is a complete outage, every source stale a major
     ingestion failure.
     """
-    findings = [_finding(r) for r in records if r.outcome == FAILED and r.condition]
+    findings = [_finding(r) for r in records if r.outcome == FAILED]  # one without a condition too
     members: dict[str, list[CheckRecord]] = defaultdict(list)
     for r in records:
         cond = CONDITIONS.get(r.condition or "")
@@ -174,17 +201,21 @@ def findings_of(records: list[CheckRecord]) -> list[FindingRecord]:
 
 
 def _finding(record: CheckRecord) -> FindingRecord:
-    cond = CONDITIONS[record.condition or ""]
+    """A failure is a finding whatever its condition: none or an unknown key is the unclassified one."""
+    cond = CONDITIONS.get(record.condition or "") or CONDITIONS[UNCLASSIFIED]
+    summary = record.summary
+    if record.condition and record.condition not in CONDITIONS:
+        summary += f" (the check named an unknown condition {record.condition!r})"
     return FindingRecord(
         check=record.check, component=cond.component, condition=cond.name, severity=cond.severity,
-        summary=record.summary, next_step=cond.next_step, section=cond.section, condition_key=cond.key,
+        summary=summary, next_step=cond.next_step, section=cond.section, condition_key=cond.key,
         evidence=record.evidence,
     )
 
 
 def assemble(
     records: list[CheckRecord], *, target: str, base_url: str, started_at: str, finished_at: str,
-    duration_s: float, footprint: dict[str, int] | None = None,
+    duration_s: float, footprint: dict[str, int] | None = None, interrupted: str | None = None, planned: int = 0,
 ) -> Verdict:
     findings = findings_of(records)
     counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
@@ -198,5 +229,5 @@ def assemble(
         could_not_run=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == COULD_NOT_RUN],
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
-        footprint=dict(footprint or {}),
+        footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
     )

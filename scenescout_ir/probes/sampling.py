@@ -137,6 +137,35 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def level(times: Sequence[float], slo_s: float, sev2_s: float) -> int:
+    """What check_response_times makes of these times: 2 over the SEV2 line, 1 over the SLO, 0 within it."""
+    if not times:
+        return 0
+    worst = max(sum(times) / len(times), percentile(times, 0.95))
+    return 2 if worst > sev2_s else 1 if worst > slo_s else 0
+
+
+def settled(times: Sequence[float], planned: int, slo_s: float, sev2_s: float) -> str | None:
+    """Why the samples still to take cannot change the endpoint's verdict, or None (keep sampling).
+
+    The remaining samples are counted as instant answers (the most they can pull the mean and the p95
+    down): if the mean or the p95 of all ``planned`` samples is then still over a line, it is over that
+    line whatever they take. Over the SEV2 line that settles it; over the SLO it settles it while no answer
+    so far was over the SEV2 line (nothing hints that more samples would make it worse). A verdict of
+    "within the SLO" is never settled early: it needs every sample.
+    """
+    left = planned - len(times)
+    if left <= 0 or not times:
+        return None
+    floor = level([*times, *[0.0] * left], slo_s, sev2_s)
+    if floor == 0 or level(times, slo_s, sev2_s) != floor or (floor == 1 and max(times) > sev2_s):
+        return None
+    line, name = (sev2_s, "the SEV2 line") if floor == 2 else (slo_s, "the SLO")
+    over = sum(1 for t in times if t > line)
+    return (f"verdict settled after {len(times)} samples: {over} over {name} ({line:g} s) keep the mean or "
+            f"p95 of {planned} over it however fast the other {left} would be")
+
+
 class ResponseSampler:
     """Samples an endpoint's response time through the session's HTTP probe (same footprint, same
     memory of hosts that are down), records the samples as one piece of evidence with an SVG chart."""
@@ -150,7 +179,9 @@ class ResponseSampler:
         record: Callable[[Evidence], None],
         chart_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        run_left: Callable[[], float] | None = None,  # seconds left of the whole run's budget
     ) -> None:
+        self._run_left = run_left
         self.http = http
         self.performance = performance
         self.thresholds = thresholds
@@ -182,6 +213,11 @@ class ResponseSampler:
                     f"(budget {perf.sample_budget_s:g} s)"
                 )
                 break
+            run_left = self._run_left() if self._run_left else math.inf
+            if slowest > run_left:
+                stopped = (f"run budget: {max(run_left, 0):.1f} s left of the run's time budget, another sample "
+                           f"may take {slowest:.1f} s")
+                break
             batch = min(concurrency, planned - len(samples))
             indexes = range(len(samples), len(samples) + batch)
             if batch == 1:
@@ -191,6 +227,9 @@ class ResponseSampler:
                     taken = list(pool.map(lambda i: self._one(url, i, start), indexes))
             samples.extend(taken)
             stopped = next((r for s in taken if (r := self._stop_reason(s, first=False))), None)
+            if stopped is None:
+                times = [s.elapsed_s for s in samples if s.answered or s.timed_out]
+                stopped = settled(times, planned, self.thresholds.response_slo_s, self.thresholds.response_sev2_s)
         result = SampleSet(
             url=url, planned=planned, samples=tuple(samples), read_bound_s=self.read_bound_s,
             budget_s=perf.sample_budget_s, concurrency=concurrency, wall_s=self._clock() - start,
@@ -232,7 +271,8 @@ class ResponseSampler:
             "sequential" if result.concurrency == 1 else f"{result.concurrency} at a time",
             f"read bound {result.read_bound_s:g} s per request, budget {result.budget_s:g} s, "
             f"took {result.wall_s:.2f} s",
-            f"stopped early: {result.stopped}" if result.stopped else None,
+            f"{len(result.samples)} of {result.planned} samples taken; stopped early: {result.stopped}"
+            if result.stopped else f"{len(result.samples)} of {result.planned} samples taken",
             "",
             table_text(["#", "started_s", "total_s", "first_byte_s", "status"], rows),
         ]))
@@ -244,6 +284,7 @@ class ResponseSampler:
                 for s in result.samples
             ],
             "planned": result.planned,
+            "taken": len(result.samples),
             "stopped": result.stopped,
         }
         if result.times:

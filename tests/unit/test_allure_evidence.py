@@ -356,3 +356,61 @@ def test_helpers():
         "scenario-2-database-connection-failures"
     assert table_csv(["a"], [[1], ["x"], [None]]) == 'a\n1\nx\n""\n'
     assert '<span class="hit">two</span>' in log_html("t", "one\n>> two")
+
+
+# --- issue 8, item 11: two runs sharing reports/ never mix their evidence -------------------------------
+
+OVERLAPPING = '''
+import os, time
+from pathlib import Path
+import pytest
+pytestmark = pytest.mark.emergency
+HERE = Path(__file__).parent
+
+def wait_for(name):
+    deadline = time.monotonic() + 30
+    while not (HERE / name).exists():
+        assert time.monotonic() < deadline, f"{name} never appeared"
+        time.sleep(0.02)
+
+def test_first_run():
+    (HERE / "first-started").touch()
+    wait_for("second-finished")  # the other run starts, writes and is kept while this one runs
+
+def test_second_run():
+    pass
+'''
+
+
+def test_two_runs_sharing_reports_each_keep_only_their_own_results(scratch):
+    import subprocess
+    import sys
+
+    from tests.demo_support import wait_for
+
+    scratch.makepyfile(test_checks=OVERLAPPING)
+    cmd = [sys.executable, "-m", "pytest", "--target", "local", "-p", "no:cacheprovider"]
+    first = subprocess.Popen([*cmd, "-k", "first"], cwd=scratch.path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (scratch.path / "first-started").exists(), "the first run to be inside its check", 30)
+        second = subprocess.run([*cmd, "-k", "second"], cwd=scratch.path, capture_output=True, text=True,
+                                timeout=60)
+        assert second.returncode == 0, second.stdout[-2000:]
+        (scratch.path / "second-finished").touch()
+        assert first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    runs_dir = scratch.path / "reports" / "runs"
+    kept = sorted(p for p in runs_dir.iterdir() if not p.name.startswith("."))
+    assert len(kept) == 2 and not [p for p in runs_dir.iterdir() if p.name.startswith(".")]
+    names = []
+    for run_dir in kept:
+        checks = {json.loads(p.read_text())["name"] for p in (run_dir / "allure-results").glob("*-result.json")}
+        names.append({n for n in checks if not n.startswith("VERDICT")})
+    assert sorted(names, key=sorted) == [{"test_first_run"}, {"test_second_run"}]
+    latest = scratch.path / "reports" / "allure-results"  # the newest kept run's: the first, ending last
+    assert latest.resolve() == (kept[0] if names[0] == {"test_first_run"} else kept[1]).joinpath(
+        "allure-results").resolve()

@@ -23,7 +23,7 @@ from scenescout_ir.performance import (
     statements_view,
 )
 from scenescout_ir.probes.http import HttpProbe, HttpResult
-from scenescout_ir.probes.sampling import ResponseSampler, Sample, SampleSet, percentile
+from scenescout_ir.probes.sampling import ResponseSampler, Sample, SampleSet, percentile, settled
 
 LIMITS = Thresholds(response_slo_s=2.0, response_sev2_s=10.0)
 
@@ -154,10 +154,75 @@ def test_an_error_status_stops_sampling():
 
 
 def test_the_budget_stops_sampling_before_it_is_exceeded():
-    s, probe, _ = sampler([(200, 4.0)] * 10, sample_budget_s=10.0)
+    s, probe, _ = sampler([(200, 1.5)] * 10, sample_budget_s=4.0)
     result = s.sample("http://x/")
-    assert len(probe.calls) == 2  # 4 s + 4 s; a third might end at 12 s > 10 s
-    assert "time budget" in result.stopped and result.wall_s <= 10.0
+    assert len(probe.calls) == 2  # 1.5 s + 1.5 s; a third might end at 4.5 s > 4 s
+    assert "time budget" in result.stopped and result.wall_s <= 4.0
+
+
+# --- issue 8, item 10: sampling stops once the verdict cannot change; the run's budget -------------------
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        ([0.1] * 9, None),  # within the SLO: never settled early, every sample is needed
+        ([2.5], None),  # one slow answer of ten: nine fast ones could still pull mean and p95 under
+        ([2.5, 2.5], "verdict settled after 2 samples: 2 over the SLO (2 s)"),  # p95 of 10 stays over 2 s
+        ([0.1, 9.0], "verdict settled after 2 samples: 1 over the SLO (2 s)"),  # one 9 s answer: p95 4.995 s
+        ([1.0, 11.0], None),  # over the SEV2 line now, but it could still end as SEV3: keep sampling
+        ([9.0, 11.0, 11.0], "verdict settled after 3 samples: 2 over the SEV2 line (10 s)"),
+        ([3.0] * 10, None),  # nothing left to take
+    ],
+)
+def test_the_stop_rule_settles_only_a_verdict_the_other_samples_cannot_change(times, expected):
+    said = settled(times, 10, slo_s=2.0, sev2_s=10.0)
+    assert (said if said is None else said.split(" keep ")[0]) == expected
+
+
+def test_the_stop_rule_agrees_with_the_judgement_of_every_completion():
+    """Brute force: whenever the rule stops, any further samples from instant up to the SEV2 line (and any
+    at all once over that line) end in the same condition as the samples taken."""
+    grid = (0.1, 1.9, 2.5, 6.0, 9.9, 10.5)
+    import itertools
+
+    def condition(times):
+        try:
+            check_response_times(a_set(*times), LIMITS)
+        except Finding as found:
+            return found.condition
+        return None
+
+    for n in (1, 2, 3):
+        for taken in itertools.product(grid, repeat=n):
+            if settled(list(taken), 4, 2.0, 10.0) is None:
+                continue
+            now = condition(taken)
+            for rest in itertools.product((0.0, 10.0), repeat=4 - n):
+                assert condition([*taken, *rest]) == now, (taken, rest, now)
+
+
+def test_a_site_answering_in_2_5_s_is_sampled_twice_not_ten_times():
+    s, probe, evidence = sampler([(200, 2.5)] * 10)
+    result = s.sample("http://x/")
+    assert len(probe.calls) == 2 and result.stopped.startswith("verdict settled after 2 samples")
+    (item,) = evidence
+    assert item.data["taken"] == 2 and item.data["planned"] == 10
+    assert "2 of 10 samples taken; stopped early: verdict settled" in item.text
+    with pytest.raises(Finding) as found:
+        check_response_times(result, LIMITS)
+    assert found.value.condition == "slow_site"
+
+
+def test_the_runs_budget_stops_sampling_too():
+    clock = Clock()
+    probe = ScriptedProbe([(200, 1.0)] * 10, clock)
+    left_at_start = 2.5
+    s = ResponseSampler(probe, Performance(), LIMITS, Timeouts(), [].append, clock=clock,  # type: ignore[arg-type]
+                        run_left=lambda: left_at_start - (clock.now - 100.0))
+    result = s.sample("http://x/")
+    assert len(probe.calls) == 2  # 1 s + 1 s; 0.5 s left of the run cannot hold a third
+    assert result.stopped.startswith("run budget: 0.5 s left of the run's time budget")
 
 
 def test_concurrency_takes_samples_in_rounds():

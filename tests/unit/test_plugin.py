@@ -120,3 +120,91 @@ def test_db(db):
     (entry,) = verdict_of(scratch)["could_not_run"]
     assert "SCRATCH_DSN is not set: export SCRATCH_DSN=" in entry["reason"]
     assert result.ret == 0
+
+
+# --- issue 8, item 9: checks that vanish or break ------------------------------------------------------
+
+
+def test_an_unknown_condition_key_is_a_one_line_usage_error_naming_the_check(scratch):
+    scratch.makepyfile(test_checks="""
+import pytest
+pytestmark = pytest.mark.emergency
+@pytest.mark.condition("databse_connection")
+def test_typo():
+    pass
+""")
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result.stderr.fnmatch_lines(["ERROR: test_checks.py::test_typo: @pytest.mark.condition('databse_connection')*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert not (scratch.path / "reports" / "verdict.json").exists()
+
+
+def test_a_failing_check_without_a_condition_is_still_a_finding(scratch):
+    scratch.makepyfile(test_checks="""
+import pytest
+from scenescout_ir.outcomes import Finding
+pytestmark = pytest.mark.emergency
+def test_unmarked():
+    assert False, "the widget is down"
+def test_unknown_condition_at_run_time():
+    raise Finding("no_such_condition", "the gadget is slow")
+def test_fine():
+    pass
+""")
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    verdict = verdict_of(scratch)
+    assert verdict["severity"] == "SEV3"
+    findings = {f["check"]: f for f in verdict["findings"]}
+    assert findings["test_unmarked"]["condition"] == "Single component degradation"
+    assert findings["test_unmarked"]["component"] == "unclassified"
+    assert findings["test_unknown_condition_at_run_time"]["summary"] == (
+        "the gadget is slow (the check named an unknown condition 'no_such_condition')")
+    result.stdout.fnmatch_lines(["VERDICT: SEV3*", "*SEV3 unclassified: * - the widget is down (test_unmarked)"])
+    assert "VERDICT: OK" not in result.stdout.str()
+    assert result.ret == 1
+
+
+# --- issue 8, item 10: the whole run's time budget -----------------------------------------------------
+
+BUDGETED = '''
+import time
+import pytest
+from scenescout_ir.plugin import suite
+
+@pytest.mark.emergency
+@pytest.mark.condition("memory")
+def test_1_takes_the_whole_budget(pytestconfig):
+    (pytestconfig.rootpath / "budget.txt").write_text(str(suite(pytestconfig).budget_s))
+    while suite(pytestconfig).budget_left() > 0:  # a check that waits as long as the run may take
+        time.sleep(0.05)
+
+@pytest.mark.emergency
+@pytest.mark.condition("memory")
+def test_2_after_the_budget():
+    pass
+
+@pytest.mark.performance
+@pytest.mark.condition("slow_site")
+def test_3_after_the_budget():
+    pass
+'''
+
+
+def test_checks_starting_after_the_runs_budget_could_not_run(scratch):
+    scratch.makefile(".toml", targets=TARGETS + "[targets.local.budget]\nemergency_s = 2\ncomprehensive_s = 3\n")
+    scratch.makepyfile(test_checks=BUDGETED)
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-m", "emergency")
+    assert (scratch.path / "budget.txt").read_text() == "2.0"  # emergency checks only: the emergency budget
+    verdict = verdict_of(scratch)
+    assert verdict["could_not_run"] == [
+        {"check": "test_2_after_the_budget", "reason": "run budget of 2 s spent (targets.local.budget)"}]
+    result.stdout.fnmatch_lines([
+        "VERDICT: OK (incomplete: 1 of 2 checks could not run; 1 cut short: the run's time budget was spent)",
+        "could not run (1; not counted as incidents):",
+        "  - test_2_after_the_budget: run budget of 2 s spent (targets.local.budget)",
+    ])
+    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-m", "emergency or performance")
+    assert (scratch.path / "budget.txt").read_text() == "3.0"  # any performance check: the longer budget
+    assert [c["check"] for c in verdict_of(scratch)["could_not_run"]] == [
+        "test_2_after_the_budget", "test_3_after_the_budget"]
