@@ -5,7 +5,8 @@ Every user-facing endpoint down together is a complete outage (SEV1); one of the
 
 import pytest
 
-from scenescout_ir.rules import check_response_time, unhealthy_fields
+from scenescout_ir.outcomes import Finding
+from scenescout_ir.rules import check_response_time, route_condition, unhealthy_fields
 
 
 @pytest.mark.emergency
@@ -42,5 +43,6 @@ def test_dns_resolution(site, http):
 def test_route_answers(site, target, route):
     """Verify Fix: every user-facing route answers (curl -I https://scenescout.app/discover ...)"""
     result = site.get(route)
-    assert result.ok, f"{route} is failing: {result.describe()}"
+    if not result.ok:  # a critical route (critical_routes): partial outage; another one: a feature failure
+        raise Finding(route_condition(target, route, "site"), f"{route} is failing: {result.describe()}")
     check_response_time(result, target.thresholds)
