@@ -2,21 +2,25 @@
 
 Every endpoint can answer 200 while users see an empty page: a truncated bundle, an API error the front end
 swallows into its empty state. These checks load each route as a user would and look at what rendered.
-The home page without events is a partial outage (SEV2); another page broken, a non-critical feature
-(SEV3); a broken image, cosmetic (SEV4).
+A critical route (critical_routes, default the home page) that does not load or renders nothing is a partial
+outage (SEV2); another page broken, a non-critical feature failure (SEV3), as the HTTP route check says
+(rules.route_condition); errors on a page that loaded, SEV3; a broken image, cosmetic (SEV4).
 """
+
+from urllib.parse import urlsplit
 
 import pytest
 
 from scenescout_ir.outcomes import CouldNotRun, Finding
+from scenescout_ir.rules import route_condition
 
 pytestmark = pytest.mark.comprehensive
 
 HOME = "/"
 
 
-def broken_page_condition(route: str) -> str:
-    return "home_no_events" if route == HOME else "feature_failure"
+def broken_page_condition(target, route: str) -> str:
+    return route_condition(target, route, "browser")
 
 
 @pytest.mark.condition("feature_failure")
@@ -40,17 +44,20 @@ def test_page_renders_events(browser_page, target, route):
     if problems:
         errors = page.errors()
         cause = f"; errors during the load: {'; '.join(errors[:3])}" if errors else ""
-        raise Finding(broken_page_condition(route), f"{route}: {', '.join(problems)}{cause}")
+        raise Finding(broken_page_condition(target, route), f"{route}: {', '.join(problems)}{cause}")
 
 
 @pytest.mark.condition("feature_failure")
-def test_no_console_or_request_errors(browser_page, route):
+def test_no_console_or_request_errors(browser_page, target, route):
     """No console errors, uncaught exceptions or failed requests to the site or its backends while it loads."""
     page = browser_page.visit(route, until="quiet")
     errors = page.errors()
     if page.error:
         errors.insert(0, f"the page did not load: {page.error}")
-    assert not errors, f"{route}: {len(errors)} errors during the load: {'; '.join(errors[:5])}"
+    message = f"{route}: {len(errors)} errors during the load: {'; '.join(errors[:5])}"
+    if errors and not page.loaded:  # the route itself fails: its criticality decides
+        raise Finding(broken_page_condition(target, route), message)
+    assert not errors, message
 
 
 @pytest.mark.condition("cosmetic")
@@ -74,7 +81,11 @@ def test_navigation_links_work(browser_page, target):
                           "no navigation to follow")
     assert navigation.links, f"no links in the navigation ({target.browser.nav}) of {HOME}"
     broken = navigation.broken
-    assert not broken, (
+    message = (
         f"{len(broken)} of {len(navigation.links)} navigation links broken: "
         + "; ".join(link.describe() for link in broken)
     )
+    critical = [p for p in (urlsplit(link.href).path for link in broken) if p and target.route_is_critical(p)]
+    if critical:  # a link to a critical route is that route failing
+        raise Finding(broken_page_condition(target, critical[0]), message)
+    assert not broken, message

@@ -1,8 +1,17 @@
-"""Application-Specific Checks: "Check event ingestion status", one check per configured source."""
+"""Application-Specific Checks: "Check event ingestion status", and each source's latest job runs and ingestion
+log lines (Scenario 3), one check per configured source."""
 
 import pytest
 
+from scenescout_ir.evidence import Evidence
+from scenescout_ir.jobs import recent_job_runs, when
+from scenescout_ir.outcomes import CouldNotRun, Finding
+from scenescout_ir.plugin import suite
+from scenescout_ir.probes.source_logs import TAIL_BYTES, SourceTail, tail_mentions
+
 pytestmark = pytest.mark.emergency
+
+LOG_LINES = 50  # supabase functions logs ingest_<source> --limit 50
 
 
 @pytest.mark.condition("source_stale")
@@ -19,3 +28,45 @@ def test_ingestion_freshness(db, target, source):
         f"{source.name}: newest event is {age / 60:.1f} min old, at {rows[0]['last_event_time']:%Y-%m-%d %H:%M:%S %Z} "
         f"(limit: {source.max_age_s / 60:g} min)"
     )
+
+
+@pytest.mark.condition("source_jobs_failing")
+def test_ingestion_job_runs(db, target, source, pytestconfig):
+    """supabase functions logs ingest_<source> --limit 50 ; tail -100 logs/ingestion.log | grep -i error:
+    a source whose last N runs all failed is failing now, even while its events are still fresh."""
+    history = recent_job_runs(db, target, source)
+    tail = _ingestion_log_tail(target, source, pytestconfig)
+    if not history.failed:
+        return
+    error = history.latest_error() or (tail.latest_error() if tail else "") or (
+        f"no error text in {target.integrity.job_runs_table} or the ingestion log"
+    )
+    latest = history.failed[0]
+    if history.all_failed:
+        raise Finding(
+            "source_jobs_failing",
+            f"{history.job} failed its last {len(history.runs)} runs (latest {when(latest.started_at)}, "
+            f"status {latest.status!r}): {error}",
+        )
+    raise Finding(
+        "ingestion_job_failing",
+        f"{history.job} is failing intermittently: {len(history.failed)} of its last {len(history.runs)} runs "
+        f"failed (latest failure {when(latest.started_at)}, status {latest.status!r}): {error}",
+    )
+
+
+def _ingestion_log_tail(target, source, pytestconfig) -> SourceTail | None:
+    """The ingestion log's latest lines naming the source, as evidence (and the error text, when the job runs
+    have none); a missing log is said in the evidence, not a reason not to judge the runs."""
+    path = target.ingestion_log_path()
+    record = suite(pytestconfig).evidence
+    if path is None:
+        record(Evidence("log", "ingestion log", "no ingestion log configured (set logs or ingestion_log)"))
+        return None
+    try:
+        tail = tail_mentions(path, source.name, LOG_LINES, min(TAIL_BYTES, target.thresholds.log_max_bytes))
+    except CouldNotRun as exc:
+        record(Evidence("log", "ingestion log", str(exc)))
+        return None
+    record(tail.evidence())
+    return tail

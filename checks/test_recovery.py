@@ -1,7 +1,7 @@
 """Resolution and Recovery: `node scripts/monitoring/verify-ingestion-recovery.js`, one check per source.
 
 After a mitigation every enabled source must ingest again: new events since the incident began (--since;
-default 15 minutes ago), and its latest job run a success. Sources switched off during the mitigation
+default 15 minutes ago), and its latest job run not a failure. Sources switched off during the mitigation
 (api_configurations.enabled = false) are not expected to ingest; they are reported once, as a reminder to
 switch them back on.
 """
@@ -13,12 +13,11 @@ from datetime import datetime
 import pytest
 
 from scenescout_ir.incident import incidents_dir, open_incident_start
-from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.jobs import recent_job_runs, when
+from scenescout_ir.outcomes import CouldNotRun, Finding
 from scenescout_ir.plugin import suite
 
 pytestmark = pytest.mark.comprehensive
-
-RUNNING = "running"  # a job run still in progress says nothing yet: the finished one before it counts
 
 
 @pytest.fixture(scope="session")
@@ -76,28 +75,28 @@ def test_ingestion_recovered(db, target, source, source_settings, since):
 
 @pytest.mark.condition("job_failed")
 def test_latest_job_run_succeeded(db, target, source, source_settings):
-    """supabase functions logs ingest_<source>: the latest run of each enabled source's job succeeded."""
+    """supabase functions logs ingest_<source>: the latest run of each enabled source's job did not fail.
+
+    A run failed when its status is one of integrity.job_failure_statuses (failed, error, timeout, ...): other
+    words (success, completed, ok, done) are not failures. The latest run failing with the last N all failed
+    is a source failure (SEV2); with successes among them, a degradation (SEV3)."""
     skip_if_disabled(source, source_settings, target)
-    i = target.integrity
-    job = f"{i.job_prefix}{source.name}"
-    runs = db.query(
-        "latest_job_run", {"job": job}, table=i.job_runs_table, name_column=i.job_name_column,
-        status_column=i.job_status_column, time_column=i.job_time_column,
-    ).records()
-    if not runs:
-        raise CouldNotRun(
-            f"no {i.job_runs_table} row for job {job!r}: check targets.{target.name}.integrity.job_prefix and "
-            "job_name_column"
-        )
-    finished = [r for r in runs if r["status"] != RUNNING]
-    if not finished:
-        raise CouldNotRun(f"{job}: the latest {len(runs)} runs are all still running")
-    run = finished[0]
-    error = next((str(v) for k, v in (run["run"] or {}).items() if "error" in k.lower() and v), "")
-    assert run["status"] == i.job_success, (
-        f"{job}: latest run, started {run['started_at']:%Y-%m-%d %H:%M:%S %Z}, is {run['status']!r} "
-        f"(expected {i.job_success!r}){': ' + error[:200] if error else ''}"
+    history = recent_job_runs(db, target, source)
+    run = history.latest
+    if run is None:
+        raise CouldNotRun(f"{history.job}: the latest {history.in_progress} runs are all still running")
+    if not run.failed:
+        return
+    message = (
+        f"{history.job}: latest run, started {when(run.started_at)}, is {run.status!r}"
+        f"{': ' + run.error[:200] if run.error else ''}"
     )
+    if not history.all_failed:
+        raise Finding(
+            "ingestion_job_failing",
+            f"{message} ({len(history.failed)} of its last {len(history.runs)} runs failed)",
+        )
+    assert not run.failed, f"{message} (its last {len(history.runs)} runs all failed)"
 
 
 @pytest.mark.condition("source_disabled")

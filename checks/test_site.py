@@ -5,7 +5,14 @@ Every user-facing endpoint down together is a complete outage (SEV1); one of the
 
 import pytest
 
-from scenescout_ir.rules import check_response_time, check_slow, health_answer_problem, unhealthy_fields
+from scenescout_ir.outcomes import Finding
+from scenescout_ir.rules import (
+    check_response_time,
+    check_slow,
+    health_answer_problem,
+    route_condition,
+    unhealthy_fields,
+)
 
 
 @pytest.mark.emergency
@@ -47,5 +54,6 @@ def test_route_answers(site, target, route):
     """Verify Fix: every user-facing route answers (curl -I https://scenescout.app/discover ...)"""
     result = site.get(route)
     check_slow(result, target.thresholds)
-    assert result.ok, f"{route} is failing: {result.describe()}"
+    if not result.ok:  # a critical route (critical_routes): partial outage; another one: a feature failure
+        raise Finding(route_condition(target, route, "site"), f"{route} is failing: {result.describe()}")
     check_response_time(result, target.thresholds)

@@ -130,6 +130,22 @@ _TABLE = (
         "runtime, the database writes, or the network egress; check those first.",
         "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
     ),
+    Condition(
+        "source_jobs_failing", "Single API source failure", Severity.SEV2, "ingestion",
+        "Scenario 3: the source's ingestion job fails every run, even while its events are still fresh: read "
+        "the error (a 429 is the vendor's rate limit: API Rate Limiting), check its upstream API (curl -I), "
+        "supabase functions logs ingest_<source> --limit 50, run a manual ingestion test "
+        "(node scripts/test-api-ingestion.js --source <source>); disable it in api_configurations if it keeps failing.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+        group="job_runs", escalates_to="all_sources_stale",
+    ),
+    Condition(
+        "ingestion_job_failing", "Single component degradation", Severity.SEV3, "ingestion",
+        "Some of the source's recent ingestion runs failed, others succeed: read the errors listed (a 429 is "
+        "the vendor's rate limit: reduce the ingestion frequency) and watch the next runs; Scenario 3 if "
+        "they keep failing.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+    ),
     # --- logs ------------------------------------------------------------------------------------
     Condition(
         "log_errors", "High error rates in logs", Severity.SEV3, "logs",
@@ -160,6 +176,12 @@ _TABLE = (
         "A user-facing route fails: check the application logs for it; roll back the last deploy if it "
         "started with it.",
         "Incident Classification / Severity 2", group="user_facing", escalates_to="complete_outage",
+    ),
+    Condition(
+        "route_feature_failure", "Non-critical feature failures", Severity.SEV3, "site",
+        "A secondary route fails (not a critical one such as the home page): check the application logs for "
+        "it; fix or roll back the deploy that broke it.",
+        "Incident Classification / Severity 3",
     ),
     Condition(
         "home_no_events", "Partial system outage", Severity.SEV2, "browser",

@@ -97,7 +97,12 @@ class Integrity:
     job_status_column: str = "status"
     job_time_column: str = "started_at"
     job_prefix: str = "ingest_"
-    job_success: str = "success"
+    job_success: str = "success"  # no longer judges a run (job_failure_statuses does); accepted for old files
+    job_failure_statuses: tuple[str, ...] = (  # a run is failed when its status is one of these (any case)
+        "failed", "failure", "error", "errored", "timeout", "timed_out", "crashed", "aborted",
+    )
+    job_failure_runs: int = 3  # a source whose last this many finished runs all failed: source_jobs_failing
+    job_error_column: str | None = None  # the runs' error text; none: any column whose name contains "error"
     api_configurations_table: str = "api_configurations"
     api_source_column: str = "source"
     api_enabled_column: str = "enabled"
@@ -136,6 +141,8 @@ class Target:
     base_url: str | None  # None: the demo stack's URL, resolved when the stack runs
     health_endpoints: tuple[str, ...] = ("/health", "/api/health")
     routes: tuple[str, ...] = ("/", "/discover", "/map", "/venues")
+    critical_routes: tuple[str, ...] = ("/",)  # a failing critical route is SEV2, any other route SEV3
+    ingestion_log: Path | None = None  # None: the first of logs whose file name contains "ingest"
     dsn_env: str = "DATABASE_URL"
     logs: tuple[Path, ...] = (Path("logs/application.log"), Path("logs/ingestion.log"))
     sources: tuple[Source, ...] = ()
@@ -158,6 +165,15 @@ class Target:
     @property
     def is_demo(self) -> bool:
         return self.stack is not None
+
+    def route_is_critical(self, route: str) -> bool:
+        return route in self.critical_routes
+
+    def ingestion_log_path(self) -> Path | None:
+        """The log the ingestion jobs write to (the playbook's logs/ingestion.log), if there is one."""
+        if self.ingestion_log is not None:
+            return self.ingestion_log
+        return next((p for p in self.logs if "ingest" in p.name.lower()), None)
 
     def with_base_url(self, url: str) -> Target:
         return replace(self, base_url=check_url(url, "--base-url"))
@@ -270,6 +286,8 @@ def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
     for key, value in table.items():
         sql_name = cls in _SQL_NAMED and key not in _NOT_SQL_NAMES
         values[key] = _value(names[key].type, value, f"{where}.{key}", sql_names=sql_name)
+        if key in _POSITIVE and values[key] < 1:
+            raise ConfigError(f"{where}.{key} must be at least 1, got {value!r}")
     return cls(**values)
 
 
@@ -322,6 +340,7 @@ def _sources(raw: Any, where: str) -> tuple[Source, ...]:
 
 _SQL_NAMED = (EventsTable, Integrity)
 _NOT_SQL_NAMES = {"baseline_file", "job_prefix", "job_success"}  # a path and two values, in Integrity
+_POSITIVE = {"job_failure_runs"}  # counts that must be at least 1
 _SECTIONS: dict[str, type] = {
     "events": EventsTable, "thresholds": Thresholds, "timeouts": Timeouts, "browser": Browser,
     "integrity": Integrity, "performance": Performance, "budget": Budget,
@@ -331,6 +350,7 @@ _TARGET_KEYS = {
     "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url",
     *_SECTIONS,
 }
+_TARGET_KEYS |= {"critical_routes", "ingestion_log"}
 
 
 def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) -> Target:
@@ -349,6 +369,8 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
         kwargs["health_endpoints"] = _paths(spec["health_endpoints"], f"{where}.health_endpoints")
     if "routes" in spec:
         kwargs["routes"] = _paths(spec["routes"], f"{where}.routes")
+    if "critical_routes" in spec:
+        kwargs["critical_routes"] = _paths(spec["critical_routes"], f"{where}.critical_routes")
     if "dsn_env" in spec:
         if not isinstance(spec["dsn_env"], str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec["dsn_env"]):
             raise ConfigError(f"{where}.dsn_env must be an environment variable name, got {spec['dsn_env']!r}")
@@ -358,6 +380,8 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
         kwargs["logs"] = tuple((log_base / p) for p in _strings(spec["logs"], f"{where}.logs"))
     else:
         kwargs["logs"] = tuple(log_base / p for p in Target.logs)
+    if "ingestion_log" in spec:
+        kwargs["ingestion_log"] = log_base / _strings([spec["ingestion_log"]], f"{where}.ingestion_log")[0]
     if "sources" in spec:
         kwargs["sources"] = _sources(spec["sources"], f"{where}.sources")
     for section, cls in _SECTIONS.items():

@@ -110,3 +110,55 @@ def diagnose_database_error(error: str) -> str:
     """A connection error in words a person acts on (Scenario 2)."""
     lowered = error.lower()
     return next((words for key, words in _DATABASE_DIAGNOSES if key in lowered), "the connection failed")
+
+
+# --- one rule for a route's failure, whichever check judges it -----------------------------------------
+
+_ROUTE_CONDITIONS = {  # (layer, critical) -> condition
+    ("site", True): "route_down",  # Partial system outage (SEV2); all user-facing down: complete outage
+    ("site", False): "route_feature_failure",  # Non-critical feature failures (SEV3)
+    ("browser", True): "home_no_events",  # Partial system outage (SEV2)
+    ("browser", False): "feature_failure",  # Non-critical feature failures (SEV3)
+}
+
+
+def route_condition(target: Any, route: str, layer: str) -> str:
+    """The condition of a route that fails (does not answer, answers an error, renders nothing): a critical
+    route (``critical_routes``, default the home page) is a partial outage (SEV2), any other route a
+    non-critical feature failure (SEV3); ``layer`` is "site" (HTTP) or "browser"."""
+    return _ROUTE_CONDITIONS[(layer, target.route_is_critical(route))]
+
+
+# --- ingestion job runs ----------------------------------------------------------------------------------
+
+# a run in progress says nothing yet: the finished ones before it count
+JOB_IN_PROGRESS = frozenset({"running", "pending", "queued", "started", "in_progress", "in progress", "scheduled"})
+
+
+def job_run_failed(status: Any, failure_statuses: tuple[str, ...]) -> bool:
+    """A run failed when its status is one of the configured failure words (any case): any other word
+    ("success", "completed", "ok", "done", "partial") is not a failure, so a schema needs no configuration."""
+    return str(status or "").strip().lower() in {s.strip().lower() for s in failure_statuses}
+
+
+def job_in_progress(status: Any) -> bool:
+    return str(status or "").strip().lower() in JOB_IN_PROGRESS
+
+
+def job_error_text(run: Any, error_column: str | None = None) -> str:
+    """A job run's error text: the configured column, else the first non-empty column named like *error*."""
+    if not isinstance(run, dict):
+        return ""
+    if error_column:
+        value = run.get(error_column)
+        return _one_line(value) if value else ""
+    for key, value in run.items():
+        if "error" in str(key).lower() and value:
+            return _one_line(value)
+    return ""
+
+
+def _one_line(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("message") or value.get("msg") or value
+    return " ".join(str(value).split())[:300]

@@ -111,19 +111,40 @@ def test_a_truncated_bundle_is_no_events_on_home_with_the_syntax_error_a_screens
     assert "test_navigation_links_work" not in {f["check"] for f in run.findings()}  # the links still work
 
 
-def test_a_route_answering_500_is_a_route_down_a_broken_feature_and_a_broken_navigation_link(healthy_stack, workdir):
+def test_a_secondary_route_answering_500_is_one_sev3_from_the_http_and_the_browser_checks(healthy_stack, workdir):
     healthy_stack.inject("route_500", route="/map")
     run = comprehensive("-k", "test_browser or route_answers", targets=targets(workdir, healthy_stack, "browser"),
                         workdir=workdir)
-    assert run.severity == "SEV2", run.output
-    assert finding(run, "test_route_answers[/map]")["condition"] == "Partial system outage"
-    page = finding(run, "test_page_renders_events[/map]")  # a secondary page broken in the browser: SEV3
-    assert page["condition"] == "Non-critical feature failures" and page["severity"] == "SEV3"
+    assert run.severity == "SEV3", run.output  # the same symptom, one severity (critical_routes: "/" only)
+    route = finding(run, "test_route_answers[/map]")
+    assert (route["condition"], route["severity"]) == ("Non-critical feature failures", "SEV3")
+    page = finding(run, "test_page_renders_events[/map]")
+    assert (page["condition"], page["severity"]) == ("Non-critical feature failures", "SEV3")
+    assert {f["severity"] for f in run.findings()} == {"SEV3"}, run.output
     assert "/map: did not load: HTTP 500" in page["summary"]
-    assert "/map is failing: GET /map -> 500" in finding(run, "test_route_answers[/map]")["summary"]
+    assert "/map is failing: GET /map -> 500" in route["summary"]
     assert "'Map' (/map) -> /map 500" in finding(run, "test_navigation_links_work")["summary"]
     assert "GET /map (document) -> 500" in finding(run, "test_no_console_or_request_errors[/map]")["summary"]
     assert not any(f["check"].startswith("test_route_answers[/]") for f in run.findings())
+
+
+def test_a_critical_route_answering_500_is_a_partial_outage_from_every_check(healthy_stack, workdir):
+    healthy_stack.inject("route_500", route="/venues")
+    where = targets(workdir, healthy_stack, "critical", keys={"critical_routes": ["/", "/venues"]})
+    run = comprehensive("-k", "(test_browser and venues) or route_answers or navigation", targets=where,
+                        workdir=workdir)
+    assert run.severity == "SEV2", run.output
+    assert {(f["check"], f["severity"], f["condition"]) for f in run.findings()} == {
+        (c, "SEV2", "Partial system outage") for c in (
+            "test_route_answers[/venues]", "test_page_renders_events[/venues]",
+            "test_no_console_or_request_errors[/venues]", "test_navigation_links_work")}, run.output
+    healthy_stack.clear()
+    healthy_stack.inject("route_500", route="/")  # the home page: critical by default
+    run = comprehensive("-k", "route_answers or test_page_renders_events", targets=targets(
+        workdir, healthy_stack, "browser"), workdir=workdir)
+    assert run.severity == "SEV2", run.output
+    assert finding(run, "test_route_answers[/]")["condition_key"] == "route_down"
+    assert finding(run, "test_page_renders_events[/]")["condition"] == "Partial system outage"
 
 
 def test_broken_images_are_cosmetic_only_not_request_errors(healthy_stack, workdir):
