@@ -2,21 +2,21 @@
 
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun
-from scenescout_ir.rules import diagnose_database_error
+from scenescout_ir.outcomes import Blind
 
 pytestmark = pytest.mark.emergency
 
 
 @pytest.mark.condition("database_connection")
-def test_database_connectivity(db):
+def test_database_connectivity(db, target):
     """psql $DATABASE_URL -c "SELECT 1;" || echo "DATABASE DOWN"  (and SELECT version();)"""
-    status = db.connectivity()
+    status = db.record_connection()  # the endpoint, the phase that failed and the time spent, as evidence
+    where = f"{status.phase} phase, {status.endpoint or 'no DSN'}, after {status.elapsed_s:.1f} s"
     if status.suite_problem:
-        raise CouldNotRun(status.error)
-    assert status.ok, (
-        f"DATABASE DOWN: {diagnose_database_error(status.error or '')} ({status.error}, after {status.elapsed_s:.1f} s)"
-    )
+        variable = "the demo stack's DSN" if target.is_demo else target.dsn_env
+        raise Blind("database", f"{status.error} ({where}): {status.diagnosis}; the suite's own credentials or "
+                                f"configuration, not an incident: fix {variable}")
+    assert status.ok, f"DATABASE DOWN: {status.diagnosis} ({status.error}; {where})"
 
 
 @pytest.mark.condition("connection_saturation")

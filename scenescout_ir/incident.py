@@ -392,6 +392,8 @@ def run_lines(verdict: dict[str, Any], *, report: str | None, selection: str = "
     if report:
         headline += f" - report: {report}"
     lines = [headline]
+    lines += [f"{FINDINGS}  {str(b['component']).upper()} NOT CHECKED: {_one_line(b['reason'])[:300]}"
+              for b in verdict.get("blind", [])]
     for finding in verdict.get("findings", []):
         lines.append(
             f"{FINDINGS}  {finding['severity']} {finding['component']}: {finding['condition']} - "

@@ -23,3 +23,15 @@ class CouldNotRun(Exception):
 
 class ConfigError(Exception):
     """A problem with targets.toml or an option: one line naming the problem and the fix."""
+
+
+class Blind(CouldNotRun):
+    """A whole component could not be checked because of the suite's own credentials or configuration.
+
+    Not an incident, and never a silent OK: the verdict prints it loudly and the run exits with
+    ``verdict.EXIT_NOT_CHECKED`` when nothing was found.
+    """
+
+    def __init__(self, component: str, message: str) -> None:
+        super().__init__(message)
+        self.component = component

@@ -22,7 +22,7 @@ import pytest
 from .conditions import CONDITIONS, UNCLASSIFIED
 from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
 from .evidence import EvidenceLog
-from .outcomes import ConfigError, CouldNotRun, Finding
+from .outcomes import Blind, ConfigError, CouldNotRun, Finding
 from .redact import Redactor, safe_dsn
 from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, CheckRecord, Verdict, assemble
 
@@ -230,6 +230,7 @@ class Suite:
         return CheckRecord(
             nodeid=item.nodeid, check=item.name, outcome=outcome, condition=condition,
             summary=self.redact(summary), duration_s=round(report.duration, 3), evidence=evidence,
+            blind=excinfo.value.component if excinfo is not None and excinfo.errisinstance(Blind) else "",
         )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -295,6 +296,10 @@ class Suite:
         except OSError as exc:
             self.write_error = f"could not write {self.verdict_file}: {exc.strerror}"
         self.config.hook.pytest_scenescout_verdict(verdict=self.verdict, config=self.config)
+        if self.verdict.blind and session.exitstatus == 0:  # a component not checked is never a green gate
+            from .verdict import EXIT_NOT_CHECKED
+
+            session.exitstatus = EXIT_NOT_CHECKED
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -302,7 +307,8 @@ class Suite:
             return
         tr = terminalreporter
         severity = self.verdict.severity
-        markup = {"green": True} if severity is None else {"red": True} if severity <= 2 else {"yellow": True}
+        markup = {"green": True} if severity is None and not self.verdict.blind else {"red": True} if (
+            severity is None or severity <= 2) else {"yellow": True}
         if self.verdict.interrupted and severity is None:
             markup = {"yellow": True}
         tr.section("verdict", sep="=", bold=True, **markup)

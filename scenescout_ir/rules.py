@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from .config import Thresholds
@@ -93,23 +94,63 @@ def check_response_time(result: HttpResult, limits: Thresholds) -> None:
         raise Finding("slow_site", f"{path} took {result.elapsed_s:.1f} s (SLO: {limits.response_slo_s:g} s)")
 
 
-_DATABASE_DIAGNOSES = (
-    ("too many clients", "every connection slot is taken"),
-    ("password authentication failed", "the credentials are refused (a rotated password or a wrong role)"),
-    ("does not exist", "the database or role named in the DSN does not exist"),
-    ("timeout", "the server does not answer in time: hung, overloaded, or the network drops packets"),
-    ("no answer", "the server does not answer in time: hung, overloaded, or the network drops packets"),
-    ("refused", "nothing listens on the database port: the server is down"),
-    ("closed the connection", "the server (or a proxy in front of it) accepts and drops connections"),
-    ("starting up", "the server is starting up or in recovery"),
-    ("shutting down", "the server is shutting down"),
+# Why a connection attempt failed, in the order libpq meets the problems: (words in the lowered error, the
+# phase that failed, whether it is the suite's own problem ("blind"), the words a person acts on).
+# Blind: the suite cannot see the database because of its own DSN, credentials or TLS settings; nothing
+# says the database is down, so it is not an incident (but never a silent OK: see README, "CI gate").
+# Not blind: the server is down or refuses everyone: an incident.
+_CONNECT_FAILURES: tuple[tuple[tuple[str, ...], str, bool, str], ...] = (
+    (("failed to resolve host", "could not translate host name"),
+     "dns", True, "the DSN's host name does not resolve: most likely a typo in it (or the suite's name server "
+     "is unreachable)"),
+    (("is not set", "is malformed", "connection is bad", "invalid connection option", "invalid uri",
+      'missing "="', "invalid port", "invalid integer value", "invalid value for parameter"),
+     "configuration", True, "the DSN itself is wrong (unset, malformed, or an impossible port or option)"),
+    (("received invalid response to ssl negotiation", "unsupported frontend protocol", "invalid response"),
+     "tls", True, "something other than PostgreSQL answers on that port: the DSN's port is most likely wrong"),
+    (("password authentication failed", "no password supplied", "authentication failed", "pg_hba.conf",
+      "not permitted to log in", "permission denied for database", "scram"),
+     "authentication", True, "the credentials are refused (a rotated password or a wrong role)"),
+    (("does not exist",),
+     "authentication", True, "the database or role named in the DSN does not exist"),
+    (("ssl syscall error", "closed the connection", "terminating connection", "connection reset"),
+     "startup", False, "the server (or a proxy in front of it) accepts and drops connections"),
+    (("server does not support ssl", "ssl", "certificate"),
+     "tls", True, "the TLS handshake failed: the DSN's sslmode/sslrootcert do not match the server"),
+    (("too many clients", "remaining connection slots", "too many connections"),
+     "startup", False, "every connection slot is taken"),
+    (("shutting down",), "startup", False, "the server is shutting down"),
+    (("starting up", "recovery mode", "not yet accepting", "not accepting connections"),
+     "startup", False, "the server is starting up or in recovery"),
+    (("refused",), "tcp", False, "nothing listens on the database port: the server is down"),
+    (("timeout", "timed out", "no answer"),
+     "tcp", False, "the server does not answer in time: hung, overloaded, or the network drops packets"),
+    (("no route to host", "network is unreachable", "host is unreachable"),
+     "tcp", False, "the network to the database is down"),
 )
+
+
+@dataclass(frozen=True)
+class ConnectFailure:
+    """Where a connection attempt failed and whose problem it is."""
+
+    phase: str  # configuration | dns | tcp | tls | authentication | startup | first query
+    blind: bool  # the suite's own DSN/credentials/TLS settings: it cannot see the database, not an incident
+    diagnosis: str
+
+
+def classify_connect_error(error: str) -> ConnectFailure:
+    """The phase a connection error comes from (DNS, TCP, TLS, authentication...), from libpq's words."""
+    lowered = error.lower()
+    for keys, phase, blind, words in _CONNECT_FAILURES:
+        if any(key in lowered for key in keys):
+            return ConnectFailure(phase, blind, words)
+    return ConnectFailure("connect", False, "the connection failed")
 
 
 def diagnose_database_error(error: str) -> str:
     """A connection error in words a person acts on (Scenario 2)."""
-    lowered = error.lower()
-    return next((words for key, words in _DATABASE_DIAGNOSES if key in lowered), "the connection failed")
+    return classify_connect_error(error).diagnosis
 
 
 # --- one rule for a route's failure, whichever check judges it -----------------------------------------

@@ -16,6 +16,9 @@ PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "br
 INTERRUPTED = "INTERRUPTED"  # the label of a run stopped by a signal before it finished: never OK
 NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
 OUTCOMES = (PASSED, FAILED, COULD_NOT_RUN, BROKEN, NOT_APPLICABLE)
+# The exit code of a run without findings in which a whole component could not be checked because of the
+# suite's own credentials or configuration (pytest uses 0-5): a CI gate treats it as failed.
+EXIT_NOT_CHECKED = 6
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class CheckRecord:
     summary: str = ""
     duration_s: float = 0.0
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    blind: str = ""  # the component this check could not see at all (the suite's credentials or config)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +79,7 @@ class Verdict:
     footprint: dict[str, int] = field(default_factory=dict)  # what the run cost the target
     interrupted: str | None = None  # what stopped the run before it finished (SIGINT, SIGTERM): no verdict
     planned: int = 0  # the checks the run was to do (0: not known, as in the controller of -n)
+    blind: list[dict[str, Any]] = field(default_factory=list)  # components not checked at all: never a silent OK
 
     @property
     def label(self) -> str:
@@ -93,6 +98,9 @@ class Verdict:
         if self.interrupted:
             return interrupted_headline(self.interrupted, self.counts["total"], self.planned, self.severity)
         line = f"VERDICT: {self.severity.headline if self.severity else 'OK'}"
+        if self.blind and not self.severity:
+            line = "VERDICT: NOT CHECKED - " + ", ".join(sorted({b["component"] for b in self.blind})) + (
+                " (the suite's own credentials or configuration); no incident found elsewhere")
         missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
         cut = sum(1 for c in self.could_not_run if c["reason"].startswith("run budget of "))
         if missing:
@@ -102,6 +110,7 @@ class Verdict:
 
     def lines(self) -> list[str]:
         out = [self.headline]
+        out += [f"{b['component'].upper()} NOT CHECKED: {b['reason']}" for b in self.blind]
         out += [f.line() for f in self.findings]
         if self.findings:
             out.append("next steps (from the playbook):")
@@ -113,8 +122,9 @@ class Verdict:
         if self.could_not_run:
             out.append(f"could not run ({len(self.could_not_run)}; not counted as incidents):")
             by_reason: dict[str, list[str]] = defaultdict(list)
+            loud = {b["check"]: f"see {b['component'].upper()} NOT CHECKED above" for b in self.blind}
             for c in self.could_not_run:
-                by_reason[c["reason"]].append(c["check"])
+                by_reason[loud.get(c["check"], c["reason"])].append(c["check"])
             out += [f"  - {', '.join(checks)}: {reason}" for reason, checks in by_reason.items()]
         if self.not_applicable:
             out.append(f"not applicable ({len(self.not_applicable)}): "
@@ -148,6 +158,7 @@ class Verdict:
             "interrupted": self.interrupted,  # null, or what stopped the run ("severity" is then INTERRUPTED)
             "worst_so_far": self.severity.name if self.interrupted and self.severity else None,
             "planned": self.planned,
+            "blind": self.blind,
         }
 
     def write(self, path: Path) -> None:
@@ -230,4 +241,6 @@ def assemble(
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
         footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
+        blind=[{"component": r.blind, "check": r.check, "reason": r.summary, "evidence": r.evidence}
+               for r in records if r.blind],
     )

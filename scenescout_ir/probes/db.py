@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ..config import Timeouts
 from ..evidence import Evidence, table_text
 from ..outcomes import ConfigError, CouldNotRun
+from ..rules import classify_connect_error
 
 APPLICATION_NAME = "scenescout-ir"
 T = TypeVar("T")
@@ -61,7 +63,25 @@ class Connectivity:
     error: str | None = None
     version: str | None = None
     in_recovery: bool | None = None
-    suite_problem: bool = False  # the suite's own DSN or credentials are wrong: could not run
+    suite_problem: bool = False  # blind: the suite's own DSN, credentials or TLS settings; not an incident
+    phase: str | None = None  # where it failed: configuration, dns, tcp, tls, authentication, startup, first query
+    endpoint: str = ""  # user@host:port/dbname, never the password
+    diagnosis: str = ""
+
+    def evidence(self) -> Evidence:
+        """What the connection attempt shows: the endpoint (no password), the phase, the time spent."""
+        if self.ok:
+            text = (f"connected to {self.endpoint} (password redacted) in {self.elapsed_s:.2f} s\n"
+                    f"version: {self.version}\nin recovery: {'yes' if self.in_recovery else 'no'}")
+        else:
+            whose = ("the suite's own credentials or configuration (not an incident)" if self.suite_problem
+                     else "the database (an incident)")
+            text = (f"endpoint: {self.endpoint or '(no DSN)'} (password redacted)\n"
+                    f"failed phase: {self.phase}\ntime spent: {self.elapsed_s:.2f} s\nerror: {self.error}\n"
+                    f"diagnosis: {self.diagnosis}\nwhose problem: {whose}")
+        data = {"endpoint": self.endpoint, "ok": self.ok, "phase": self.phase, "elapsed_s": round(self.elapsed_s, 3),
+                "error": self.error, "blind": self.suite_problem}
+        return Evidence("database", f"connection to {self.endpoint or 'the database'}", text, data)
 
 
 @cache
@@ -94,7 +114,10 @@ class Database:
         with self._lock:
             if self._connectivity is None:
                 self._connectivity = self._connect()
-                if not self._connectivity.ok:
+                if not self._connectivity.ok and self._connectivity.suite_problem:
+                    self._dead = (f"database not checked (the suite's own credentials or configuration): "
+                                  f"{self._connectivity.error}")
+                elif not self._connectivity.ok:
                     self._dead = f"database unreachable: {self._connectivity.error}"
             return self._connectivity
 
@@ -103,24 +126,42 @@ class Database:
         try:
             conninfo = self._conninfo()
         except ConfigError as exc:
-            return Connectivity(False, 0.0, str(exc), suite_problem=True)
+            return Connectivity(False, 0.0, str(exc), suite_problem=True, phase="configuration",
+                                diagnosis=classify_connect_error(str(exc)).diagnosis)
+        endpoint = describe_endpoint(conninfo)
         deadline = self.timeouts.connect_s + 2.0
         try:
             self.connections_opened += 1
             self._conn = _run_with_deadline(lambda: psycopg.connect(conninfo, autocommit=True), deadline)
-            info = self._fetch("connectivity", load_query("connectivity"), {})
         except TimeoutError:
-            return Connectivity(False, time.monotonic() - start, f"no answer within {deadline:g} s (connect)")
-        except psycopg.OperationalError as exc:
-            message = _first_line(exc)
-            suite = "password authentication failed" in message or "does not exist" in message
-            return Connectivity(False, time.monotonic() - start, message, suite_problem=suite)
+            return self._failed(start, endpoint, f"no answer within {deadline:g} s (connect)")
         except psycopg.Error as exc:
-            return Connectivity(False, time.monotonic() - start, _first_line(exc))
+            return self._failed(start, endpoint, _first_line(exc))
+        try:
+            info = self._fetch("connectivity", load_query("connectivity"), {})
         except CouldNotRun as exc:
-            return Connectivity(False, time.monotonic() - start, str(exc))
+            return Connectivity(False, time.monotonic() - start, str(exc), phase="first query", endpoint=endpoint,
+                                diagnosis="connected, but the first query did not come back")
         row = info.one()
-        return Connectivity(True, time.monotonic() - start, None, row["version"], row["in_recovery"])
+        return Connectivity(True, time.monotonic() - start, None, row["version"], row["in_recovery"],
+                            phase=None, endpoint=endpoint)
+
+    def _failed(self, start: float, endpoint: str, error: str) -> Connectivity:
+        failure = classify_connect_error(error)
+        phase = failure.phase
+        if phase == "tcp" and "refused" not in error.lower() and self._tcp_accepts():
+            phase = "startup"  # the port accepts TCP; the server behind it does not answer the protocol
+        return Connectivity(False, time.monotonic() - start, error, suite_problem=failure.blind, phase=phase,
+                            endpoint=endpoint, diagnosis=failure.diagnosis)
+
+    def _tcp_accepts(self) -> bool:
+        """Below the protocol: does the DSN's port accept a TCP connection at all? (Only after a timeout.)"""
+        try:
+            host, port = self.endpoint()
+            with socket.create_connection((host, port), timeout=min(self.timeouts.connect_s, 1.0)):
+                return True
+        except (OSError, CouldNotRun, ValueError):
+            return False
 
     def _conninfo(self) -> str:
         dsn = self._dsn()
@@ -153,6 +194,12 @@ class Database:
         if host.startswith("/"):
             raise CouldNotRun(f"the DSN points at a Unix socket ({host}): no TCP layer to check")
         return host, int(str(params.get("port") or 5432).split(",")[0])
+
+    def record_connection(self) -> Connectivity:
+        """Connect (once) and keep the attempt as evidence of the check that asks."""
+        status = self.connectivity()
+        self._record(status.evidence())
+        return status
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -236,6 +283,18 @@ def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
     if ok:
         return value  # type: ignore[no-any-return]
     raise value
+
+
+def describe_endpoint(conninfo: str) -> str:
+    """``user@host:port/dbname`` from a conninfo string: what a person needs to see, never the password."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "(malformed DSN)"
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    user = str(params.get("user") or "(default user)")
+    dbname = str(params.get("dbname") or user)
+    return f"{user}@{host}:{params.get('port') or 5432}/{dbname}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -208,3 +208,75 @@ def test_checks_starting_after_the_runs_budget_could_not_run(scratch):
     assert (scratch.path / "budget.txt").read_text() == "3.0"  # any performance check: the longer budget
     assert [c["check"] for c in verdict_of(scratch)["could_not_run"]] == [
         "test_2_after_the_budget", "test_3_after_the_budget"]
+
+
+DATABASE_CHECK = """
+import pytest
+pytestmark = pytest.mark.emergency
+
+def test_site():
+    pass
+"""
+
+
+def with_the_database_checks(pytester, checks=DATABASE_CHECK):
+    """The scratch project with the suite's real checks/test_database.py next to its own checks."""
+    from pathlib import Path
+
+    real = Path(__file__).resolve().parents[2] / "checks" / "test_database.py"
+    pytester.makepyfile(test_checks=checks, test_database=real.read_text())
+
+
+@pytest.mark.parametrize(
+    ("dsn", "phase"),
+    [
+        (None, "configuration"),  # DSN variable unset
+        ("postgresql://oncall:pw-s3cret@scenescout-db.invalid:5432/scenescout", "dns"),
+        ("postgresql://oncall:pw-s3cret@127.0.0.1:99999/scenescout", "configuration"),
+    ],
+)
+def test_a_database_the_suite_cannot_see_is_a_loud_line_and_exit_6(scratch, monkeypatch, dsn, phase):
+    if dsn is None:
+        monkeypatch.delenv("SCRATCH_DSN", raising=False)
+    else:
+        monkeypatch.setenv("SCRATCH_DSN", dsn)
+    with_the_database_checks(scratch)
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    verdict = verdict_of(scratch)
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == 6 and verdict["severity"] == "OK" and not verdict["findings"]
+    (blind,) = verdict["blind"]
+    assert blind["component"] == "database" and "fix SCRATCH_DSN" in blind["reason"]
+    assert blind["evidence"][0]["data"]["phase"] == phase
+    result.stdout.fnmatch_lines(["VERDICT: NOT CHECKED - database*", "DATABASE NOT CHECKED: *fix SCRATCH_DSN"])
+    assert "pw-s3cret" not in output and "pw-s3cret" not in json.dumps(verdict)
+
+
+def test_a_refused_database_port_is_a_finding_with_its_connection_evidence(scratch, monkeypatch):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("SCRATCH_DSN", f"postgresql://oncall:pw-s3cret@127.0.0.1:{port}/scenescout")
+    with_the_database_checks(scratch)
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    verdict = verdict_of(scratch)
+    (finding,) = verdict["findings"]
+    assert result.ret == 1 and verdict["severity"] == "SEV2" and not verdict["blind"]
+    assert finding["summary"].startswith("DATABASE DOWN: nothing listens on the database port")
+    (evidence,) = [e for e in finding["evidence"] if e["kind"] == "database"]
+    assert evidence["data"]["phase"] == "tcp" and f"oncall@127.0.0.1:{port}/scenescout" in evidence["text"]
+    assert "time spent: " in evidence["text"] and "pw-s3cret" not in json.dumps(verdict)
+
+
+def test_a_finding_keeps_exit_1_when_the_database_is_not_checked(scratch, monkeypatch):
+    monkeypatch.delenv("SCRATCH_DSN", raising=False)
+    with_the_database_checks(scratch, DATABASE_CHECK + """
+@pytest.mark.condition("log_errors")
+def test_errors():
+    assert False, "50 errors in 100 lines"
+""")
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    assert result.ret == 1 and verdict_of(scratch)["blind"]
+    result.stdout.fnmatch_lines(["VERDICT: SEV3*", "DATABASE NOT CHECKED: *"])

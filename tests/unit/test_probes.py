@@ -89,3 +89,43 @@ def test_a_malformed_dsn_is_a_suite_problem():
 def test_a_refused_database_is_a_finding_not_a_suite_problem():
     status = Database(lambda: f"postgresql://u:pw@127.0.0.1:{free_port()}/d", FAST, lambda e: None).connectivity()
     assert not status.ok and not status.suite_problem and "refused" in status.error.lower()
+
+
+def test_a_refused_port_is_a_tcp_failure_with_its_endpoint_and_time_as_evidence():
+    evidence = []
+    port = free_port()
+    db = Database(lambda: f"postgresql://oncall:s3cret-pw@127.0.0.1:{port}/scenescout", FAST, evidence.append)
+    status = db.record_connection()
+    assert (status.ok, status.phase, status.suite_problem) == (False, "tcp", False)
+    (item,) = evidence
+    assert item.kind == "database" and f"oncall@127.0.0.1:{port}/scenescout" in item.text
+    assert "failed phase: tcp" in item.text and "time spent:" in item.text and "s3cret-pw" not in item.text
+    assert item.data["phase"] == "tcp" and item.data["blind"] is False
+
+
+def test_a_host_name_that_does_not_resolve_is_the_suites_own_problem():
+    status = Database(lambda: "postgresql://u:pw@scenescout-db.invalid/d", FAST, lambda e: None).connectivity()
+    assert (status.ok, status.phase, status.suite_problem) == (False, "dns", True)
+    assert "does not resolve" in status.diagnosis
+
+
+def test_an_impossible_port_is_a_configuration_mistake():
+    status = Database(lambda: "postgresql://u:pw@127.0.0.1:99999/d", FAST, lambda e: None).connectivity()
+    assert (status.phase, status.suite_problem) == ("configuration", True)
+
+
+def test_a_port_where_something_else_answers_is_the_suites_own_problem(garbage_server):
+    status = Database(lambda: f"postgresql://u:pw@127.0.0.1:{garbage_server}/d", FAST, lambda e: None).connectivity()
+    assert (status.ok, status.suite_problem) == (False, True) and status.phase == "tls"
+    assert "other than PostgreSQL" in status.diagnosis
+
+
+def test_a_silent_server_is_told_apart_from_a_closed_port(silent_server):
+    status = Database(lambda: f"postgresql://u:pw@127.0.0.1:{silent_server}/d", FAST, lambda e: None).connectivity()
+    assert (status.phase, status.suite_problem) == ("startup", False)  # TCP accepted, no protocol answer
+
+
+def test_dependent_queries_of_a_blind_database_say_it_was_not_checked():
+    db = Database(lambda: "postgresql://u:pw@scenescout-db.invalid/d", FAST, lambda e: None)
+    with pytest.raises(CouldNotRun, match="database not checked .the suite's own credentials"):
+        db.query("connection_saturation")

@@ -5,7 +5,7 @@ import pytest
 from scenescout_ir.config import Thresholds
 from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.http import HttpResult
-from scenescout_ir.rules import check_response_time, unhealthy_fields
+from scenescout_ir.rules import check_response_time, classify_connect_error, diagnose_database_error, unhealthy_fields
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,43 @@ def test_response_time_lines():
     with pytest.raises(Finding) as major:
         check_response_time(result(10.5), limits)
     assert major.value.condition == "significant_degradation"
+
+
+@pytest.mark.parametrize(
+    ("error", "phase", "blind"),
+    [
+        ("DATABASE_URL is not set: export DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB", "configuration", True),
+        ("the database DSN is malformed: missing \"=\" after \"x\" in connection info string", "configuration", True),
+        ('connection is bad: invalid port number: "99999"', "configuration", True),
+        ('connection is bad: invalid integer value "54x" for connection option "port"', "configuration", True),
+        ("failed to resolve host 'db.invalid': [Errno -2] Name or service not known", "dns", True),
+        ("failed to resolve host 'db.internal': [Errno -3] Temporary failure in name resolution", "dns", True),
+        ('connection to server at "127.0.0.1", port 8080 failed: received invalid response to SSL negotiation: H',
+         "tls", True),
+        ('connection to server at "db", port 5432 failed: server does not support SSL, but SSL was required',
+         "tls", True),
+        ("connection to server failed: SSL error: certificate verify failed", "tls", True),
+        ('connection to server failed: FATAL:  password authentication failed for user "oncall"',
+         "authentication", True),
+        ('connection to server failed: FATAL:  role "oncal" does not exist', "authentication", True),
+        ('connection to server failed: FATAL:  database "scenescot" does not exist', "authentication", True),
+        ('FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "oncall", database "x", SSL off',
+         "authentication", True),
+        ("fe_sendauth: no password supplied", "authentication", True),
+        ("connection failed: FATAL:  sorry, too many clients already", "startup", False),
+        ("FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute", "startup", False),
+        ("FATAL:  the database system is shutting down", "startup", False),
+        ("FATAL:  the database system is in recovery mode", "startup", False),
+        ("server closed the connection unexpectedly", "startup", False),
+        ("SSL SYSCALL error: EOF detected", "startup", False),
+        ('connection to server at "127.0.0.1", port 1 failed: Connection refused', "tcp", False),
+        ("connection timeout expired", "tcp", False),
+        ("no answer within 5 s (connect)", "tcp", False),
+        ('connection to server at "10.0.0.9", port 5432 failed: No route to host', "tcp", False),
+        ("something nobody has seen before", "connect", False),
+    ],
+)
+def test_a_connection_error_names_its_phase_and_whose_problem_it_is(error, phase, blind):
+    failure = classify_connect_error(error)
+    assert (failure.phase, failure.blind) == (phase, blind)
+    assert failure.diagnosis == diagnose_database_error(error)

@@ -94,3 +94,32 @@ def test_checks_skipped_on_purpose_are_not_applicable_and_do_not_make_the_run_in
     v = verdict([rec("tls", "not_applicable", "complete_outage", "plain HTTP"), rec("a", "passed", "log_errors")])
     assert v.headline == "VERDICT: OK" and v.counts["skipped"] == 1
     assert v.not_applicable == [{"check": "tls", "reason": "plain HTTP"}]
+
+
+def blind_rec(reason="password authentication failed for user \"oncall\" (authentication phase, ...)"):
+    return CheckRecord(nodeid="checks/test_database.py::test_database_connectivity", check="test_database_connectivity",
+                       outcome="could_not_run", condition="database_connection", summary=reason,
+                       evidence=[{"kind": "database", "title": "connection", "text": "failed phase: authentication",
+                                  "data": {"phase": "authentication"}}], blind="database")
+
+
+def test_a_component_not_checked_is_never_a_silent_ok():
+    v = verdict([rec("a", "passed", "partial_outage"), blind_rec()])
+    assert v.severity is None and v.label == "OK"  # no incident...
+    assert v.headline.startswith("VERDICT: NOT CHECKED - database (the suite")  # ...but not OK either
+    assert v.lines()[1] == ('DATABASE NOT CHECKED: password authentication failed for user "oncall" '
+                            '(authentication phase, ...)')
+    (entry,) = json.loads(json.dumps(v.to_dict()))["blind"]
+    assert entry["component"] == "database" and entry["evidence"][0]["data"]["phase"] == "authentication"
+
+
+def test_a_finding_keeps_its_severity_and_the_blind_component_is_still_shown():
+    v = verdict([rec("a", "failed", "log_errors", "50 errors"), blind_rec()])
+    assert v.label == "SEV3" and v.headline.startswith("VERDICT: SEV3")
+    assert v.lines()[1].startswith("DATABASE NOT CHECKED: ")
+
+
+def test_a_record_without_blind_reads_back_from_an_older_worker():
+    data = rec("a", "passed", "partial_outage").to_dict()
+    del data["blind"]
+    assert CheckRecord.from_dict(data).blind == ""
