@@ -51,7 +51,7 @@ def post(url: str, text: str, *, timeout: float | None = None) -> tuple[bool, st
             response = requests.post(url, json={"text": text}, timeout=(limit, limit))
             outcome["status"] = response.status_code
         except requests.Timeout:
-            outcome["error"] = f"no answer within {limit:g} s"
+            outcome["timed_out"] = True
         except requests.RequestException as exc:
             outcome["error"] = _reason(exc)
 
@@ -59,7 +59,7 @@ def post(url: str, text: str, *, timeout: float | None = None) -> tuple[bool, st
     worker.start()
     worker.join(limit)
     host = destination(url)
-    if worker.is_alive():
+    if worker.is_alive() or outcome.get("timed_out"):  # the same words whichever deadline came first
         return False, f"{host} did not answer within {limit:g} s (not waiting longer)"
     if "error" in outcome:
         return False, f"{host}: {outcome['error']}"
