@@ -213,3 +213,23 @@ def test_the_prod_flavour_refuses_a_fault_it_has_no_part_for_and_status_names_it
     assert demo_main(["--state-dir", str(prod_stack.state_dir), "status"]) == 0
     out = capsys.readouterr().out
     assert "prod flavour" in out and "api" in out
+
+
+def test_start_with_the_prod_flavour_writes_a_targets_file_of_its_names(workdir, capsys):
+    from fixtures.demo import DemoStack
+    from scenescout_ir.config import load_targets
+    from tests.demo_support import _state_dir
+
+    state_dir = _state_dir("prod-cli")
+    try:
+        assert demo_main(["--state-dir", str(state_dir), "start", "--flavour", "prod"]) == 0
+        out = capsys.readouterr().out
+        assert "(prod flavour)" in out and "data API:" in out and "--target prod" in out
+        target = load_targets(state_dir / "targets.toml")["prod"]
+        assert (target.events.table, target.events.source_column) == ("scene_events", "provider")
+        assert target.integrity.job_success == "completed" and target.health_endpoints == ()
+        assert [p.name for p in target.logs] == ["web.log", "ingest.log"] and all(p.exists() for p in target.logs)
+        assert target.backend_origins == (DemoStack(state_dir).info().api_url,)
+        assert target.resolve_base_url() != target.backend_origins[0]  # another origin
+    finally:
+        assert demo_main(["--state-dir", str(state_dir), "stop"]) == 0
