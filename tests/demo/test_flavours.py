@@ -69,7 +69,7 @@ def conditions(run: SuiteRun) -> dict[str, str]:
 # --- healthy --------------------------------------------------------------------------------------
 
 
-def test_a_healthy_stack_gives_ok(flavoured):
+def test_a_healthy_stack_gives_ok(flavoured):  # the default flavour's: also in test_emergency.py
     run = flavoured.run()
     assert run.severity == "OK", run.output
     assert run.exit_code == 0
@@ -236,21 +236,16 @@ def test_the_prod_flavour_refuses_a_fault_it_has_no_part_for_and_status_names_it
     assert "prod flavour" in out and "api" in out
 
 
-def test_start_with_the_prod_flavour_writes_a_targets_file_of_its_names(workdir, capsys):
-    from fixtures.demo import DemoStack
+def test_start_with_the_prod_flavour_writes_a_targets_file_of_its_names(prod_stack, capsys):
     from scenescout_ir.config import load_targets
-    from tests.demo_support import _state_dir
 
-    state_dir = _state_dir("prod-cli")
-    try:
-        assert demo_main(["--state-dir", str(state_dir), "start", "--flavour", "prod"]) == 0
-        out = capsys.readouterr().out
-        assert "(prod flavour)" in out and "data API:" in out and "--target prod" in out
-        target = load_targets(state_dir / "targets.toml")["prod"]
-        assert (target.events.table, target.events.source_column) == ("scene_events", "provider")
-        assert target.integrity.job_success == "completed" and target.health_endpoints == ()
-        assert [p.name for p in target.logs] == ["web.log", "ingest.log"] and all(p.exists() for p in target.logs)
-        assert target.backend_origins == (DemoStack(state_dir).info().api_url,)
-        assert target.resolve_base_url() != target.backend_origins[0]  # another origin
-    finally:
-        assert demo_main(["--state-dir", str(state_dir), "stop"]) == 0
+    state_dir = prod_stack.state_dir  # start on a running stack: no restart, the same output and targets file
+    assert demo_main(["--state-dir", str(state_dir), "start", "--flavour", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "(prod flavour)" in out and "data API:" in out and "--target prod" in out
+    target = load_targets(state_dir / "targets.toml")["prod"]
+    assert (target.events.table, target.events.source_column) == ("scene_events", "provider")
+    assert target.integrity.job_success == "completed" and target.health_endpoints == ()
+    assert [p.name for p in target.logs] == ["web.log", "ingest.log"] and all(p.exists() for p in target.logs)
+    assert target.backend_origins == (prod_stack.info().api_url,)
+    assert target.resolve_base_url() != target.backend_origins[0]  # another origin
