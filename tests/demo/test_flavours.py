@@ -249,3 +249,23 @@ def test_start_with_the_prod_flavour_writes_a_targets_file_of_its_names(prod_sta
     assert [p.name for p in target.logs] == ["web.log", "ingest.log"] and all(p.exists() for p in target.logs)
     assert target.backend_origins == (prod_stack.info().api_url,)
     assert target.resolve_base_url() != target.backend_origins[0]  # another origin
+
+
+def test_the_prod_data_api_speaks_postgrest_and_wants_its_apikey(prod_stack):
+    import requests
+
+    info = prod_stack.info()
+    key = {"apikey": info.anon_key}
+    music = requests.get(f"{info.api_url}/rest/v1/events?select=id,category&category=eq.music&limit=5", headers=key,
+                         timeout=10)
+    assert music.status_code == 200 and len(music.json()) == 5
+    assert {row["category"] for row in music.json()} == {"music"} and set(music.json()[0]) == {"id", "category"}
+    missing = requests.get(f"{info.api_url}/rest/v1/events?select=id", timeout=10)
+    assert missing.status_code == 401 and missing.json()["message"] == "No API key found in request"
+    unknown = requests.get(f"{info.api_url}/rest/v1/events?select=nope", headers=key, timeout=10)
+    assert unknown.status_code == 400 and unknown.json()["code"] == "42703"
+    preflight = requests.options(f"{info.api_url}/rest/v1/events", timeout=10)
+    assert preflight.status_code == 204 and "apikey" in preflight.headers["Access-Control-Allow-Headers"]
+    spa = requests.get(f"{info.base_url}/health", timeout=10)  # the SPA fallback: no health endpoint of its own
+    assert spa.status_code == 200 and spa.headers["Content-Type"].startswith("text/html")
+    assert info.anon_key not in (prod_stack.state_dir / "logs" / "web.log").read_text()
