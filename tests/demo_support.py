@@ -151,3 +151,40 @@ def wait_for(condition: Any, what: str, timeout: float = 15.0, every: float = 0.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(every)
+
+
+# --- the demo stack's "prod" flavour (fixtures/demo/flavours.py) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prod_stack() -> Iterator[Any]:
+    """The prod flavour: a static front end, a data API on another origin, pino logs, other table names."""
+    from fixtures.demo import DemoStack
+
+    stack = DemoStack(_state_dir("prod-stack"), flavour="prod")
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def healthy_prod_stack(prod_stack: Any) -> Iterator[Any]:
+    """The session's prod-flavour stack, returned to healthy after the test whatever it injected."""
+    yield prod_stack
+    prod_stack.clear()
+
+
+def prod_targets_file(directory: Path, stack: Any, *, sections: dict[str, dict[str, Any]] | None = None,
+                      keys: dict[str, Any] | None = None, **thresholds: Any) -> Path:
+    """The targets.toml of the prod-flavour stack (target ``prod``): its names set through targets.toml keys only
+    (fixtures/demo/prod_targets.py), with the test thresholds; run it with ``--target prod``."""
+    from fixtures.demo.prod_targets import prod_targets
+
+    info = stack.info()
+    content = prod_targets(info.state_dir, info.api_url, thresholds={**TEST_THRESHOLDS, **thresholds},
+                           sections=sections, keys=keys)
+    path = directory / f"prod-targets-{abs(hash(content))}.toml"
+    path.write_text(content)
+    return path
