@@ -33,7 +33,8 @@ def test_a_verdict_that_misses_the_fault_says_where_it_shows_without_giving_it_a
 ):
     chosen = drills.start(healthy_stack, None, rng=random.Random(7))
     assert chosen in FAULTS and healthy_stack.status()["faults"]
-    (workdir / "verdict.json").write_text('{"severity": "OK", "findings": [], "finished_at": "2099-01-01T00:00:00+00:00"}')
+    later = '{"severity": "OK", "findings": [], "finished_at": "2099-01-01T00:00:00+00:00"}'
+    (workdir / "verdict.json").write_text(later)
     found, text = drills.check(healthy_stack.state_dir, workdir / "verdict.json")
     assert not found and text.startswith("NOT YET") and f"pytest -m {drills.EXPECTED[chosen].marker}" in text
     drills.heal(healthy_stack)
