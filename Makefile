@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test check lint install chromium demo-start demo-stop clean report bench
+.PHONY: demo test check lint install chromium demo-start demo-stop clean report bench docs drill drill-check drill-heal
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,21 @@ demo: demo-start
 	@$(PY) -m pytest -m emergency -q; status=$$?; echo; \
 	echo "The demo stack keeps running: inject a fault with '$(PY) -m fixtures.demo fault db_hanging',"; \
 	echo "run '$(PY) -m pytest -m emergency' again; 'make demo-stop' stops it."; exit $$status
+
+# Drills: `make drill` injects a random fault into the demo stack and keeps it secret (FAULT=name picks one);
+# investigate with the suite, then `make drill-check` compares your latest verdict; `make drill-heal` restores.
+drill: demo-start
+	@$(PY) -m fixtures.demo.drills start $(FAULT)
+
+drill-check: install
+	@$(PY) -m fixtures.demo.drills check
+
+drill-heal: install
+	@$(PY) -m fixtures.demo.drills heal
+
+# docs/traceability.md from the checks' playbook markers (make test verifies it is up to date).
+docs: install
+	$(PY) -m scenescout_ir traceability
 
 # The suite's own tests: unit tests of the machinery and the checks against the demo stack with faults.
 test: install chromium $(NODE_STAMP)

@@ -1,3 +1,6 @@
 """Registers the suite's plugins; nothing else lives here."""
 
-pytest_plugins = ("scenescout_ir.plugin", "scenescout_ir.allure_evidence", "fixtures.target", "fixtures.browser")
+pytest_plugins = (
+    "scenescout_ir.plugin", "scenescout_ir.allure_evidence", "scenescout_ir.watch", "fixtures.target",
+    "fixtures.browser",
+)

@@ -6,6 +6,8 @@
     python -m scenescout_ir incident resolve --resolution ... --root-cause ... --impact ... --next-steps ...
     python -m scenescout_ir incident postmortem
     python -m scenescout_ir report                 (what `make report` runs)
+    python -m scenescout_ir checks [--markdown]    (every check: markers, playbook line, condition, severity)
+    python -m scenescout_ir traceability [--check] (writes docs/traceability.md; --check: only compare)
 
 Every error is one line on stderr (exit 2); nothing prints a traceback.
 """
@@ -61,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--reports-dir", type=Path, default=None, help="default: <project>/reports")
     rep.add_argument("--results", type=Path, default=None, help="render this Allure results dir instead ...")
     rep.add_argument("--output", type=Path, default=None, help="... into this HTML file")
+    checks = sub.add_parser("checks", help="list every check with its markers, playbook line, condition, severity")
+    checks.add_argument("--markdown", action="store_true", help="as a Markdown table")
+    trace = sub.add_parser("traceability", help="write docs/traceability.md: every playbook command and its checks")
+    trace.add_argument("--check", action="store_true", help="do not write: fail if the file is not up to date")
     return parser
 
 
@@ -80,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(args, root)
+        if args.command in ("checks", "traceability"):
+            return _traceability(args)
         return _incident(args, root)
     except (incident.IncidentError, report.ReportError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -175,6 +183,34 @@ def _report(args: argparse.Namespace, root: Path) -> int:
     print(f"report: {_shown(latest)} ({_size(latest)}; the newest run, one self-contained file to attach)")
     print(f"history: {_shown(reports_dir / report.HISTORY)} ({len(report.runs(reports_dir))} runs kept)")
     return 0
+
+
+def _traceability(args: argparse.Namespace) -> int:
+    from . import traceability
+
+    try:
+        checks = traceability.collect()
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "checks":
+        print(traceability.render_catalogue(checks, markdown=args.markdown), end="")
+        return 0
+    problems = traceability.problems(checks)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    table = traceability.rows(checks)
+    text = traceability.render_traceability(table)
+    path = traceability.TRACEABILITY_FILE
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(f"error: {_shown(path)} is not what the checks say: run `make docs`", file=sys.stderr)
+            return 1
+    else:
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {_shown(path)}: {traceability.coverage_line(table)}")
+    return 1 if problems else 0
 
 
 def _size(path: Path) -> str:

@@ -63,6 +63,7 @@ MARKERS = (
     "comprehensive: the playbook's Resolution and Recovery checks (browser smoke, integrity, recovery)",
     "performance: the playbook's Performance Validation checks (response times, slow statements)",
     "condition(key): the playbook condition (conditions-table key) a failure of this check indicates",
+    "playbook(*commands): the playbook commands this check replaces (docs/traceability.md is built from them)",
 )
 
 

@@ -1,0 +1,59 @@
+"""Watch until it is fixed: a fault seen, then its heal, and RECOVERED with the severity and the duration."""
+
+import os
+import signal
+import subprocess
+import sys
+
+from scenescout_ir.watch import State, changes, strip_own_options
+from tests.demo_support import ROOT, wait_for
+
+
+def test_the_watch_options_are_not_passed_to_the_runs():
+    assert strip_own_options(["-m", "emergency", "--watch", "30s", "--watch-ok=3", "-q"]) == ["-m", "emergency", "-q"]
+
+
+def test_between_runs_only_what_changed_is_shown():
+    before = State("SEV2", {"test_database_connectivity": "SEV2", "test_recent_log_errors[app.log]": "SEV3"})
+    now = State("SEV3", {"test_recent_log_errors[app.log]": "SEV3", "test_blocking_locks": "SEV3"})
+    assert changes(before, now) == ["  verdict SEV2 -> SEV3", "  + SEV3 test_blocking_locks (new)",
+                                    "  - test_database_connectivity (cleared)"]
+    assert changes(now, now) == []
+
+
+def watch(targets, workdir, *extra):
+    env = {**os.environ, "SCENESCOUT_INCIDENTS_DIR": str(workdir / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": ""}
+    with (workdir / "watch.out").open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "emergency", "--targets-file",
+             str(targets), "--verdict-file", str(workdir / "watch-verdict.json"), "--watch", "1s", *extra],
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
+    return proc, workdir / "watch.out"
+
+
+def test_watch_sees_the_fault_then_the_heal_and_says_recovered(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("api_5xx")
+    proc, output = watch(demo_targets, workdir)
+    try:
+        wait_for(lambda: "run 1: SEV2" in output.read_text(), "the first run's verdict", timeout=60)
+        healthy_stack.clear()
+        assert proc.wait(timeout=90) == 0, output.read_text()
+    finally:
+        proc.kill()
+    text = output.read_text()
+    assert "test_health_endpoint[/api/health]" in text and "(cleared)" in text
+    assert "RECOVERED at " in text and "(SEV2 for " in text, text
+    assert text.count(": OK") >= 2
+
+
+def test_ctrl_c_ends_the_watch_cleanly_with_the_last_state(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("api_5xx")
+    proc, output = watch(demo_targets, workdir, "--watch", "60s")
+    try:
+        wait_for(lambda: "run 1: SEV2" in output.read_text(), "the first run's verdict", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 2
+    finally:
+        proc.kill()
+    assert "watch interrupted after 1 runs: last verdict SEV2" in output.read_text()
+    assert "Traceback" not in output.read_text()

@@ -1,0 +1,71 @@
+"""What changed since the last healthy run: fingerprints from the checks' evidence, and their differences."""
+
+from scenescout_ir.fingerprint import build, deploy_version, diff, fingerprint_file, load, save
+
+
+def http(url, status, elapsed, deploy=None):
+    data = {"method": "GET", "url": url, "status": status, "elapsed_s": elapsed}
+    if deploy:
+        data["deploy"] = deploy
+    return {"kind": "http", "title": f"GET {url}", "text": "", "data": data}
+
+
+def sql(title, columns, row, text=""):
+    return {"kind": "sql", "title": title, "text": text, "data": {"columns": columns, "rows": [row]}}
+
+
+def records(latency=0.04, status=200, rows=1200, age=30.0, sigs=(("upstream <n> from <ip>", 2),),
+            assets="index-a1b2c3.js"):
+    return [
+        {"check": "test_health_endpoint[/api/health]", "evidence": [
+            http("https://x.app/api/health?token=s3cr3t", status, latency, {"assets": assets})]},
+        {"check": "test_database_connectivity", "evidence": [
+            sql("connectivity", ["version"], ["PostgreSQL 15.18 (Debian) on x86_64"])]},
+        {"check": "test_ingestion_freshness[meetup]", "evidence": [sql("ingestion_freshness", ["age_s"], [age])]},
+        {"check": "test_every_public_table_is_readable", "evidence": [
+            sql("table_row_count", ["row_count"], [rows], 'SELECT count(*) AS row_count FROM "public"."events"')]},
+        {"check": "test_recent_log_errors[application.log]", "evidence": [
+            {"kind": "log", "title": "errors in application.log", "text": "",
+             "data": {"signatures": [list(s) for s in sigs]}}]},
+    ]
+
+
+def test_a_fingerprint_holds_endpoints_tables_freshness_errors_and_versions_without_query_values():
+    fp = build(records(), "2026-11-28T09:00:00+00:00")
+    assert fp["endpoints"] == {"GET /api/health?token": {"status": 200, "latency_s": 0.04}}
+    assert fp["tables"] == {"public.events": 1200} and fp["freshness"] == {"meetup": 30.0}
+    assert fp["errors"] == {"application.log": {"upstream <n> from <ip>": 2}}
+    assert fp["database"]["version"] == "PostgreSQL 15.18 (Debian)"
+    assert fp["deploy"] == {"GET /api/health?token assets": "index-a1b2c3.js"}
+    assert "s3cr3t" not in str(fp)
+
+
+def test_five_kinds_of_change_most_telling_first():
+    healthy = build(records(), "2026-11-28T09:00:00+00:00")
+    now = build(records(latency=2.6, status=503, rows=600, age=4000.0, assets="index-ffee99.js",
+                        sigs=(("upstream <n> from <ip>", 2), ("TypeError: Cannot read properties of undefined", 37))),
+                "2026-11-28T10:00:00+00:00")
+    changes = diff(healthy, now)
+    assert [c.kind for c in changes] == ["new_error", "version", "status", "latency", "rows", "freshness"]
+    texts = [c.text for c in changes]
+    assert texts[0] == "TypeError: Cannot read properties of undefined x37, new in application.log"
+    assert texts[1].startswith("front end assets changed: index-a1b2c3.js -> index-ffee99.js since the last healthy")
+    assert "GET /api/health?token p50 40 ms -> 2.6 s" in texts
+    assert "public.events rows 1200 -> 600 (-50%)" in texts
+    assert diff(healthy, healthy) == []
+
+
+def test_the_deploy_version_comes_from_headers_health_bodies_and_asset_hashes():
+    assert deploy_version({"X-App-Version": "1.4.2"}, '{"status": "ok", "version": "1.4.2", "ok": true}') == {
+        "header x-app-version": "1.4.2", "body version": "1.4.2"}
+    html = '<script type="module" src="/assets/index-4f9a1c2b.js"></script><link href="/assets/index-88aa77.css">'
+    assert deploy_version({}, html) == {"assets": "index-4f9a1c2b.js index-88aa77.css"}
+    assert deploy_version({}, "<html>plain</html>") == {}
+
+
+def test_a_fingerprint_is_saved_atomically_through_the_redactor(tmp_path):
+    path = fingerprint_file(tmp_path, "prod/eu")
+    save(path, {"endpoints": {"GET /": {"status": 200}}, "note": "hunter2"},
+         redact=lambda s: s.replace("hunter2", "***"))
+    assert load(path) == {"endpoints": {"GET /": {"status": 200}}, "note": "***"}
+    assert path.name == "prod_eu.json" and load(tmp_path / "missing.json") is None
