@@ -97,6 +97,7 @@ class Reply:
     trickle_s: float = 0.0  # between bytes of the body (one byte at a time)
     location: str | None = None  # a redirect's Location
     declared_length: int | None = None  # a Content-Length other than the body's (a body cut off)
+    encoding: str | None = None  # a Content-Encoding (the body is given already encoded)
 
 
 class StandInSite:
@@ -124,6 +125,8 @@ class StandInSite:
                         self.send_header("Content-Type", reply.content_type)
                     if reply.location:
                         self.send_header("Location", reply.location)
+                    if reply.encoding:
+                        self.send_header("Content-Encoding", reply.encoding)
                     length = len(reply.body) if reply.declared_length is None else reply.declared_length
                     self.send_header("Content-Length", str(length))
                     if reply.declared_length is not None:

@@ -282,7 +282,7 @@ def _read_body(resp: requests.Response, read_s: float, deadline: float, start: f
                 return bytes(body), f"body still arriving after {time.monotonic() - start:.1f} s ({len(body)} bytes)"
             if sock is not None:
                 sock.settimeout(min(read_s, left))
-            chunk = raw.read1(CHUNK)
+            chunk = raw.read1(CHUNK, decode_content=True)  # gzip as nginx sends it, decoded
             if not chunk:
                 break
             body.extend(chunk)

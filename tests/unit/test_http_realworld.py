@@ -294,3 +294,15 @@ def test_a_page_whose_body_trickles_is_cut_at_the_navigation_deadline_and_not_as
     first, second = visits
     assert first.timed_out and first.error == "page body still arriving after 1 s"
     assert second.error is not None and second.error.endswith("(not asked again)")
+
+
+def test_a_compressed_health_answer_is_read_decoded(stand_in_site):
+    """requests asks for gzip; a real server (nginx's gzip on) compresses JSON: it is judged decoded."""
+    import gzip
+
+    body = b'{"status": "ok", "database": "up"}'
+    site = stand_in_site({"/health": Reply(body=gzip.compress(body), encoding="gzip")})
+    probe = HttpProbe(Timeouts(), lambda e: None, Thresholds())
+    result = probe.get(site.url + "/health")
+    assert result.ok and result.body == body.decode() and result.json() == {"status": "ok", "database": "up"}
+    assert health_answer_problem(result) is None
