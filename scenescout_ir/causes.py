@@ -60,11 +60,16 @@ _PARAM = re.compile(r"\[(.+)\]$")
 
 
 class FindingLike(Protocol):
-    check: str
-    condition: str
-    condition_key: str
-    severity: Severity
-    summary: str
+    @property
+    def check(self) -> str: ...
+    @property
+    def condition(self) -> str: ...
+    @property
+    def condition_key(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def summary(self) -> str: ...
 
 
 @dataclass(frozen=True)

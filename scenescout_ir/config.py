@@ -161,6 +161,8 @@ class Target:
     integrity: Integrity = field(default_factory=Integrity)
     performance: Performance = field(default_factory=Performance)
     budget: Budget = field(default_factory=Budget)
+    # component -> the components it depends on, over the default graph (scenescout_ir/causes.py)
+    dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_demo(self) -> bool:
@@ -350,7 +352,7 @@ _TARGET_KEYS = {
     "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url",
     *_SECTIONS,
 }
-_TARGET_KEYS |= {"critical_routes", "ingestion_log"}
+_TARGET_KEYS |= {"critical_routes", "ingestion_log", "dependencies"}
 
 
 def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) -> Target:
@@ -399,6 +401,12 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
             kwargs[key] = _strings(spec[key], f"{where}.{key}")
     if kwargs.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
         kwargs["app_processes"] = (f"fixtures.demo.app --state-dir {kwargs['stack']}",)
+    if "dependencies" in spec:
+        table = _table(spec["dependencies"], f"{where}.dependencies")
+        kwargs["dependencies"] = {
+            str(component): tuple(_strings(upstream, f"{where}.dependencies.{component}")) if upstream else ()
+            for component, upstream in table.items()
+        }
     if "host_checks" in spec:
         if not isinstance(spec["host_checks"], bool):
             raise ConfigError(f"{where}.host_checks must be true or false, got {spec['host_checks']!r}")

@@ -413,7 +413,7 @@ def _headline(verdict: dict[str, Any]) -> str:
         counts = verdict.get("counts", {})
         line = interrupted_headline(str(verdict["interrupted"]), int(counts.get("total", 0)),
                                     int(verdict.get("planned", 0) or 0),
-                                    Severity[worst] if worst in Severity.__members__ else None)
+                                    Severity[str(worst)] if worst in Severity.__members__ else None)
         return line.removeprefix("VERDICT: ")
     return Severity[label].headline if label in Severity.__members__ else label
 

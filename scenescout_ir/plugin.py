@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Generator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,7 @@ class Suite:
         return CheckRecord(
             nodeid=item.nodeid, check=item.name, outcome=outcome, condition=condition,
             summary=self.redact(summary), duration_s=round(report.duration, 3), evidence=evidence,
-            blind=excinfo.value.component if excinfo is not None and excinfo.errisinstance(Blind) else "",
+            blind=excinfo.value.component if excinfo is not None and isinstance(excinfo.value, Blind) else "",
         )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -290,8 +291,9 @@ class Suite:
             self.records, target=self.target.name, base_url=self.redact(self.base_url()),
             started_at=_iso(self._started), finished_at=_iso(time.time()),
             duration_s=time.monotonic() - self._started_mono, footprint=self.footprint,
-            interrupted=self.interrupted, planned=self.planned,
+            interrupted=self.interrupted, planned=self.planned, dependencies=self.target.dependencies,
         )
+        self.verdict = self._compare_with_last_healthy(self.verdict)
         try:
             self.verdict.write(self.verdict_file)
         except OSError as exc:
@@ -301,6 +303,25 @@ class Suite:
             from .verdict import EXIT_NOT_CHECKED
 
             session.exitstatus = EXIT_NOT_CHECKED
+
+    def _compare_with_last_healthy(self, verdict: Verdict) -> Verdict:
+        """An OK run's fingerprint becomes the last healthy one; any other run is compared with it."""
+        from . import fingerprint
+
+        fp = fingerprint.build([r.to_dict() for r in self.records], verdict.started_at)
+        path = fingerprint.fingerprint_file(self.verdict_file.parent, self.target.name)
+        healthy_run = verdict.severity is None and not verdict.interrupted and not verdict.blind
+        try:
+            if healthy_run and verdict.counts["passed"]:
+                fingerprint.save(path, fp, self.redact)
+                return replace(verdict, fingerprint=fp)
+            last = fingerprint.load(path)
+        except OSError:  # a fingerprint is a help, never a reason for a run to fail
+            return replace(verdict, fingerprint=fp)
+        if last is None or verdict.severity is None:
+            return replace(verdict, fingerprint=fp)
+        changes = [c.to_dict() for c in fingerprint.diff(last, fp)]
+        return replace(verdict, fingerprint=fp, changes=changes, changes_since=str(last.get("taken_at")))
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

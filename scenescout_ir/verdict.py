@@ -80,6 +80,10 @@ class Verdict:
     interrupted: str | None = None  # what stopped the run before it finished (SIGINT, SIGTERM): no verdict
     planned: int = 0  # the checks the run was to do (0: not known, as in the controller of -n)
     blind: list[dict[str, Any]] = field(default_factory=list)  # components not checked at all: never a silent OK
+    probable_causes: list[dict[str, Any]] = field(default_factory=list)  # most probable first (causes.py)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # since the last healthy run (fingerprint.py)
+    changes_since: str | None = None  # when that healthy run was
+    fingerprint: dict[str, Any] = field(default_factory=dict)  # this run's, kept with it
 
     @property
     def label(self) -> str:
@@ -111,6 +115,16 @@ class Verdict:
     def lines(self) -> list[str]:
         out = [self.headline]
         out += [f"{b['component'].upper()} NOT CHECKED: {b['reason']}" for b in self.blind]
+        for i, cause in enumerate(self.probable_causes):
+            explains = f" (explains {len(cause['symptoms'])} other findings)" if cause["symptoms"] else ""
+            head = "Probable cause" if i == 0 else "Independent cause"
+            out.append(f"{head}: {cause['component']} - {cause['condition']}, {cause['severity']}: "
+                       f"{cause['finding']}{explains}")
+        if self.changes:
+            out.append(f"Changed since the last healthy run ({self.changes_since}):")
+            out += [f"  - {c['text']}" for c in self.changes[:5]]
+            if len(self.changes) > 5:
+                out.append(f"  ... {len(self.changes) - 5} more in verdict.json (changes)")
         out += [f.line() for f in self.findings]
         if self.findings:
             out.append("next steps (from the playbook):")
@@ -159,6 +173,10 @@ class Verdict:
             "worst_so_far": self.severity.name if self.interrupted and self.severity else None,
             "planned": self.planned,
             "blind": self.blind,
+            "probable_causes": self.probable_causes,
+            "changes": self.changes,
+            "changes_since": self.changes_since,
+            "fingerprint": self.fingerprint,
         }
 
     def write(self, path: Path) -> None:
@@ -227,8 +245,12 @@ def _finding(record: CheckRecord) -> FindingRecord:
 def assemble(
     records: list[CheckRecord], *, target: str, base_url: str, started_at: str, finished_at: str,
     duration_s: float, footprint: dict[str, int] | None = None, interrupted: str | None = None, planned: int = 0,
+    dependencies: dict[str, tuple[str, ...]] | None = None,
 ) -> Verdict:
+    from .causes import probable_causes
+
     findings = findings_of(records)
+    causes = probable_causes(findings, dependencies, passed=[r.check for r in records if r.outcome == PASSED])
     counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
     counts["skipped"] = counts[COULD_NOT_RUN] + counts[NOT_APPLICABLE]
     counts["total"] = len(records)
@@ -243,4 +265,5 @@ def assemble(
         footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
         blind=[{"component": r.blind, "check": r.check, "reason": r.summary, "evidence": r.evidence}
                for r in records if r.blind],
+        probable_causes=[c.to_dict() for c in causes],
     )
