@@ -49,7 +49,8 @@ _BY_CONDITION: dict[str, str] = {
     "auth_failure": "auth", "payment_failure": "payments",
     "source_stale": "freshness:*", "ingestion_not_recovered": "freshness:*",
     "all_sources_stale": "ingestion",
-    "job_failed": "job:*", "ingestion_job_failing": "job:*", "source_failing": "job:*",
+    "job_failed": "job:*", "ingestion_job_failing": "job:*", "source_jobs_failing": "job:*",
+    "route_feature_failure": "pages",
     "upstream_rate_limited": "vendor:*", "upstream_down": "vendor:*",
 }
 
