@@ -337,8 +337,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _reports_dir(config: pytest.Config, root: Path) -> Path:
-    verdict = Path(config.getoption("verdict_file"))
-    return (verdict if verdict.is_absolute() else root / verdict).parent
+    from .plugin import option_path
+
+    return option_path(config, "verdict_file").parent
 
 
 def _only_the_suites_own_tests(config: pytest.Config, root: Path) -> bool:

@@ -105,6 +105,20 @@ def _check_condition_marker(item: pytest.Item) -> None:
         )
 
 
+def option_path(config: pytest.Config, name: str) -> Path:
+    """A path option as the user means it: a value given (command line or environment) relative to the
+    directory pytest was invoked from; the default relative to that directory when the file is there, else
+    to the project root (reports/, targets.toml of the checkout)."""
+    value = Path(config.getoption(name))
+    if value.is_absolute():
+        return value
+    invoked = Path(str(config.invocation_params.dir))
+    default = next(d for flag, _, d, _ in _OPTIONS if flag == "--" + name.replace("_", "-"))
+    if str(value) != default or (name == "targets_file" and (invoked / value).exists()):
+        return invoked / value
+    return Path(str(config.rootpath)) / value
+
+
 def suite(config: pytest.Config) -> Suite:
     plugin = config.pluginmanager.get_plugin("scenescout_ir.suite")
     assert isinstance(plugin, Suite)
@@ -121,16 +135,13 @@ class Suite:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.root = Path(str(config.rootpath))
-        targets_file = Path(config.getoption("targets_file"))
-        if not targets_file.is_absolute():
-            targets_file = self.root / targets_file
+        targets_file = option_path(config, "targets_file")
         base_url = config.getoption("base_url", default=None) or None
         try:
             self.target: Target = load_target(targets_file, config.getoption("target"), base_url)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        verdict_file = Path(config.getoption("verdict_file"))
-        self.verdict_file = verdict_file if verdict_file.is_absolute() else self.root / verdict_file
+        self.verdict_file = option_path(config, "verdict_file")
         self.evidence = EvidenceLog()
         self.records: list[CheckRecord] = []
         self.verdict: Verdict | None = None

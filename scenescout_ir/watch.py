@@ -54,9 +54,9 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         given = config.getoption("watch_ok")
         raise pytest.UsageError(f"--watch-ok must be a whole number of runs, got {given!r}") from None
     args = strip_own_options(list(config.invocation_params.args))
-    verdict_file = Path(config.getoption("verdict_file"))
-    if not verdict_file.is_absolute():
-        verdict_file = Path(str(config.rootpath)) / verdict_file
+    from .plugin import option_path
+
+    verdict_file = option_path(config, "verdict_file")
     capture = config.pluginmanager.getplugin("capturemanager")
     if capture is not None:  # the loop talks to the terminal itself, between whole runs
         capture.suspend_global_capture(in_=True)
