@@ -86,6 +86,8 @@ def test_a_database_the_suite_cannot_log_in_to_is_not_checked_never_ok(demo_stac
     assert not any(s in run.output or s in json.dumps(run.verdict) for s in secrets)
     dependent = {c["check"]: c["reason"] for c in run.verdict["could_not_run"]}
     assert dependent["test_connection_saturation"].startswith("database not checked")
+    assert {"test_database_connectivity", "test_connection_saturation"} <= set(blind["checks"])
+    assert blind["check"] == "test_database_connectivity"  # the reason and evidence of the connection attempt
 
 
 def test_a_refused_port_on_the_database_host_is_an_incident(demo_stack, workdir):
@@ -106,3 +108,11 @@ def test_a_stopped_database_is_still_sev2_with_its_connection_evidence(healthy_s
     evidence = connection_evidence(finding)
     assert evidence["data"]["phase"] in ("tcp", "startup") and "oncall@127.0.0.1:" in evidence["text"]
     assert evidence["data"]["blind"] is False
+
+
+def test_scenario_2_does_not_call_a_dsn_typo_a_closed_port(demo_stack, workdir):
+    dsn = with_netloc(demo_stack.info().dsn, host="scenescout-db.invalid")
+    run = run_suite("-m", "comprehensive", "scenarios/test_database_connection_failures.py", "--target", "outside",
+                    targets=outside_targets(demo_stack, workdir), workdir=workdir, env={"OUTSIDE_DSN": dsn})
+    assert not run.findings(), run.output
+    assert run.outcome_of("test_database_port_accepts_tcp") == "could_not_run" and run.exit_code == 6
