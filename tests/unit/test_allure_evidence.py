@@ -356,3 +356,20 @@ def test_helpers():
         "scenario-2-database-connection-failures"
     assert table_csv(["a"], [[1], ["x"], [None]]) == 'a\n1\nx\n""\n'
     assert '<span class="hit">two</span>' in log_html("t", "one\n>> two")
+
+
+def test_a_run_that_could_not_check_the_database_is_not_a_passed_verdict(scratch):
+    scratch.makepyfile(test_checks='''
+import pytest
+from scenescout_ir.outcomes import Blind
+pytestmark = pytest.mark.emergency
+
+@pytest.mark.condition("database_connection")
+def test_database_connectivity():
+    raise Blind("database", "password authentication failed for user \\"oncall\\"; fix SCRATCH_DSN")
+''')
+    result = run(scratch)
+    assert result.ret == 6
+    verdict = next(r for n, r in results(scratch).items() if n.startswith("VERDICT: NOT CHECKED - database"))
+    assert verdict["status"] == "broken"
+    assert "DATABASE NOT CHECKED: password authentication failed" in verdict["statusDetails"]["trace"]
