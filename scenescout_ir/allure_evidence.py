@@ -481,8 +481,10 @@ class AllureEvidence:
             uuid=uuid4(), name=verdict.headline, fullName=full_name, historyId=md5(full_name),
             testCaseId=md5(full_name), start=started, stop=now(),
             status=(Status.BROKEN if verdict.interrupted  # stopped before a verdict: never a green one
-                    else Status.PASSED if verdict.severity is None else Status.FAILED),
+                    else Status.FAILED if verdict.severity else Status.BROKEN if verdict.blind else Status.PASSED),
         )
+        if verdict.blind and verdict.severity is None:  # a component not checked: never a green verdict
+            result.statusDetails = StatusDetails(message=verdict.headline, trace="\n".join(verdict.lines()))
         sev = verdict.severity
         result.labels = [Label(LabelType.EPIC, VERDICT_EPIC), Label(LabelType.FEATURE, verdict.target),
                          Label(LabelType.STORY, "the run's verdict"), Label(LabelType.SUITE, VERDICT_EPIC)]

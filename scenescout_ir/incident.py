@@ -388,7 +388,10 @@ def run_lines(verdict: dict[str, Any], *, report: str | None, selection: str = "
     parts += [f"{counts[k]} {label}" for k, label in (("could_not_run", "could not run"), ("broken", "broken"))
               if counts.get(k)]
     what = f"{verdict.get('target', '?')}{', -m ' + selection if selection else ''}"
-    headline = f"{FINDINGS}VERDICT: {_headline(verdict)} ({what}: {', '.join(parts)})"
+    label = _headline(verdict)
+    if verdict.get("blind") and label == "OK":  # not an incident, but not OK either
+        label = "NOT CHECKED - " + ", ".join(str(b["component"]) for b in verdict["blind"])
+    headline = f"{FINDINGS}VERDICT: {label} ({what}: {', '.join(parts)})"
     if report:
         headline += f" - report: {report}"
     lines = [headline]

@@ -94,7 +94,7 @@ def check_response_time(result: HttpResult, limits: Thresholds) -> None:
         raise Finding("slow_site", f"{path} took {result.elapsed_s:.1f} s (SLO: {limits.response_slo_s:g} s)")
 
 
-# Why a connection attempt failed, in the order libpq meets the problems: (words in the lowered error, the
+# Why a connection attempt failed, in the order libpq meets the problems: (patterns in the lowered error, the
 # phase that failed, whether it is the suite's own problem ("blind"), the words a person acts on).
 # Blind: the suite cannot see the database because of its own DSN, credentials or TLS settings; nothing
 # says the database is down, so it is not an incident (but never a silent OK: see README, "CI gate").
@@ -103,8 +103,8 @@ _CONNECT_FAILURES: tuple[tuple[tuple[str, ...], str, bool, str], ...] = (
     (("failed to resolve host", "could not translate host name"),
      "dns", True, "the DSN's host name does not resolve: most likely a typo in it (or the suite's name server "
      "is unreachable)"),
-    (("is not set", "is malformed", "connection is bad", "invalid connection option", "invalid uri",
-      'missing "="', "invalid port", "invalid integer value", "invalid value for parameter"),
+    (("is not set", "is malformed", "invalid connection option", "invalid uri", 'missing "="', "invalid port",
+      "invalid integer value", "invalid value for parameter", r"invalid \w+ value", "invalid connection string"),
      "configuration", True, "the DSN itself is wrong (unset, malformed, or an impossible port or option)"),
     (("received invalid response to ssl negotiation", "unsupported frontend protocol", "invalid response"),
      "tls", True, "something other than PostgreSQL answers on that port: the DSN's port is most likely wrong"),
@@ -143,7 +143,7 @@ def classify_connect_error(error: str) -> ConnectFailure:
     """The phase a connection error comes from (DNS, TCP, TLS, authentication...), from libpq's words."""
     lowered = error.lower()
     for keys, phase, blind, words in _CONNECT_FAILURES:
-        if any(key in lowered for key in keys):
+        if any(re.search(key, lowered) for key in keys):
             return ConnectFailure(phase, blind, words)
     return ConnectFailure("connect", False, "the connection failed")
 

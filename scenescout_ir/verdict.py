@@ -136,7 +136,8 @@ class Verdict:
         if self.could_not_run:
             out.append(f"could not run ({len(self.could_not_run)}; not counted as incidents):")
             by_reason: dict[str, list[str]] = defaultdict(list)
-            loud = {b["check"]: f"see {b['component'].upper()} NOT CHECKED above" for b in self.blind}
+            loud = {check: f"see {b['component'].upper()} NOT CHECKED above"
+                    for b in self.blind for check in b.get("checks", [b["check"]])}
             for c in self.could_not_run:
                 by_reason[loud.get(c["check"], c["reason"])].append(c["check"])
             out += [f"  - {', '.join(checks)}: {reason}" for reason, checks in by_reason.items()]
@@ -242,6 +243,21 @@ def _finding(record: CheckRecord) -> FindingRecord:
     )
 
 
+def _blind(records: list[CheckRecord]) -> list[dict[str, Any]]:
+    """One entry per component not checked: the reason of the check that kept evidence (the connection
+    attempt), and every check that could not look because of it."""
+    by_component: dict[str, list[CheckRecord]] = defaultdict(list)
+    for r in records:
+        if r.blind:
+            by_component[r.blind].append(r)
+    out = []
+    for component, group in by_component.items():
+        lead = next((r for r in group if r.evidence), group[0])
+        out.append({"component": component, "check": lead.check, "reason": lead.summary, "evidence": lead.evidence,
+                    "checks": [r.check for r in group]})
+    return out
+
+
 def assemble(
     records: list[CheckRecord], *, target: str, base_url: str, started_at: str, finished_at: str,
     duration_s: float, footprint: dict[str, int] | None = None, interrupted: str | None = None, planned: int = 0,
@@ -263,7 +279,6 @@ def assemble(
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
         footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
-        blind=[{"component": r.blind, "check": r.check, "reason": r.summary, "evidence": r.evidence}
-               for r in records if r.blind],
+        blind=_blind(records),
         probable_causes=[c.to_dict() for c in causes],
     )

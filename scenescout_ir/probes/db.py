@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ..config import Timeouts
 from ..evidence import Evidence, table_text
-from ..outcomes import ConfigError, CouldNotRun
+from ..outcomes import Blind, ConfigError, CouldNotRun
 from ..rules import classify_connect_error
 
 APPLICATION_NAME = "scenescout-ir"
@@ -216,7 +216,10 @@ class Database:
         return self.run(name, text, params or {})
 
     def run(self, name: str, statement: str | sql.Composable, params: dict[str, Any]) -> QueryResult:
-        if not self.connectivity().ok or self._dead:
+        status = self.connectivity()
+        if status.suite_problem:  # every check that needs the database is blind with it: never a silent OK
+            raise Blind("database", self._dead or "database not checked")
+        if not status.ok or self._dead:
             raise CouldNotRun(self._dead or "database unreachable")
         with self._lock:
             return self._fetch(name, statement, params)

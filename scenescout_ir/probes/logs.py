@@ -53,6 +53,8 @@ class LogScan:
     timestamped: bool = True
     truncated: bool = False  # the byte budget ran out before the window's start
     elapsed_s: float = 0.0
+    binary_lines: int = 0  # lines with NUL bytes or mostly not UTF-8
+    giant_line: int = 0  # bytes read of a last line longer than the budget (no complete line at all)
 
     @property
     def error_count(self) -> int:
@@ -109,37 +111,57 @@ def _plain_time(match: re.Match[str]) -> float | None:
     date, clock, fraction, zone = match.groups()
     try:
         moment = datetime.fromisoformat(f"{date}T{clock}")
-    except ValueError:
+        if zone:
+            zone = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
+            moment = datetime.fromisoformat(f"{date}T{clock}{zone}")
+        else:
+            moment = moment.astimezone()  # a naive stamp is the machine's local time
+        seconds = moment.timestamp()
+    except (ValueError, OverflowError, OSError):  # year 0, an offset of 99 hours...: not a timestamp
         return None
-    if zone:
-        zone = "+00:00" if zone == "Z" else (zone if ":" in zone else f"{zone[:3]}:{zone[3:]}")
-        moment = datetime.fromisoformat(f"{date}T{clock}{zone}")
-    else:
-        moment = moment.astimezone()  # a naive stamp is the machine's local time
-    seconds = moment.timestamp()
     if fraction:
         seconds += float("0." + fraction[1:])
     return seconds
 
 
-def _lines_backwards(fh, size: int, budget: int) -> Iterator[tuple[str, int]]:  # type: ignore[no-untyped-def]
-    """Yield (line, bytes read so far) from the end of the file towards its start, within a byte budget."""
-    position = size
-    carry = b""
-    read = 0
-    while position > 0 and read < budget:
-        step = min(BLOCK, position, budget - read)
-        position -= step
-        fh.seek(position)
-        chunk = fh.read(step)
-        read += len(chunk)
-        parts = (chunk + carry).split(b"\n")
-        carry = parts[0]
-        for raw in reversed(parts[1:]):
-            if raw:
-                yield raw.decode("utf-8", errors="replace"), read
-    if carry and position == 0:
-        yield carry.decode("utf-8", errors="replace"), read
+class _Reader:
+    """Lines from the end of a file towards its start within a byte budget, counting what it really read."""
+
+    def __init__(self, fh, size: int, budget: int) -> None:  # type: ignore[no-untyped-def]
+        self.fh, self.size, self.budget = fh, size, budget
+        self.bytes_read = 0
+        self.reached_file_start = False
+        self.partial = 0  # bytes of a line whose start lies beyond the budget (left unread, never judged)
+
+    def lines(self) -> Iterator[tuple[bytes, str]]:
+        """(raw line, text) pairs, the last line first; CRLF endings lose their CR."""
+        position = self.size
+        carry = b""
+        while position > 0 and self.bytes_read < self.budget:
+            step = min(BLOCK, position, self.budget - self.bytes_read)
+            position -= step
+            self.fh.seek(position)
+            chunk = self.fh.read(step)
+            self.bytes_read += len(chunk)
+            parts = (chunk + carry).split(b"\n")
+            carry = parts[0]
+            for raw in reversed(parts[1:]):
+                raw = raw.removesuffix(b"\r")
+                if raw:
+                    yield raw, raw.decode("utf-8", errors="replace")
+            if not chunk:  # the file shrank under us (rotated or truncated): what was read is what there is
+                break
+        self.reached_file_start = position == 0
+        if carry and self.reached_file_start:
+            carry = carry.removesuffix(b"\r")
+            yield carry, carry.decode("utf-8", errors="replace")
+        else:
+            self.partial = len(carry)
+
+
+def _binary(raw: bytes, text: str) -> bool:
+    """A line that is not text: NUL bytes, or mostly bytes that are not UTF-8."""
+    return b"\x00" in raw or text.count("\ufffd") * 4 > len(text)
 
 
 class LogReader:
@@ -147,7 +169,11 @@ class LogReader:
         self._record = record
 
     def scan(self, path: Path, window_s: float, max_bytes: int, now: float | None = None) -> LogScan:
-        """The lines of the last ``window_s`` seconds (or the last ``max_bytes`` of an unstamped file)."""
+        """The lines of the last ``window_s`` seconds (or the last ``max_bytes`` of an unstamped file).
+
+        Raises :class:`CouldNotRun` (after recording what it saw) when the file cannot be judged: missing,
+        unreadable, not a regular file, binary content, or a last line longer than the byte budget.
+        """
         start = time.monotonic()
         now = time.time() if now is None else now
         since = now - window_s
@@ -157,16 +183,18 @@ class LogReader:
             raise CouldNotRun(f"log file {path} does not exist (set logs in targets.toml)") from None
         except OSError as exc:
             raise CouldNotRun(f"cannot read log file {path}: {exc.strerror}") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise CouldNotRun(f"{path} is a directory, not a regular file (set logs in targets.toml)")
         if not stat.S_ISREG(info.st_mode):
             raise CouldNotRun(f"{path} is not a regular file")
-        lines = 0
+        lines = binary = 0
         errors: list[LogLine] = []
-        bytes_read = 0
         stamped = False
         reached_start = False
         try:
             with open(path, "rb") as fh:
-                for text, bytes_read in _lines_backwards(fh, info.st_size, max_bytes):  # noqa: B007 (read after)
+                reader = _Reader(fh, info.st_size, max_bytes)
+                for raw, text in reader.lines():
                     line = parse_line(text)
                     if line.at is not None:
                         stamped = True
@@ -174,28 +202,47 @@ class LogReader:
                             reached_start = True
                             break
                     lines += 1
+                    binary += _binary(raw, text)
                     if line.error:
                         errors.append(line)
         except OSError as exc:
             raise CouldNotRun(f"cannot read log file {path}: {exc.strerror}") from None
         errors.reverse()
         scan = LogScan(
-            path=path, window_s=window_s, lines=lines, errors=errors, bytes_read=bytes_read,
+            path=path, window_s=window_s, lines=lines, errors=errors, bytes_read=reader.bytes_read,
             file_size=info.st_size, timestamped=stamped,
-            truncated=not reached_start and bytes_read < info.st_size,
-            elapsed_s=time.monotonic() - start,
+            truncated=not reached_start and not reader.reached_file_start,
+            elapsed_s=time.monotonic() - start, binary_lines=binary,
+            giant_line=reader.partial if not lines else 0,
         )
         self._record(_evidence(scan))
+        if scan.giant_line:
+            raise CouldNotRun(
+                f"{path.name}: its last line is longer than the {max_bytes} bytes read from its end "
+                f"(thresholds.log_max_bytes): no complete line to judge"
+            )
+        if binary and binary * 2 >= lines:
+            raise CouldNotRun(f"{path.name} does not look like a text log: {binary} of the {lines} lines read are "
+                              "binary (NUL bytes or not UTF-8)")
         return scan
 
 
 def _evidence(scan: LogScan) -> Evidence:
+    if scan.file_size == 0:
+        window = "the file is empty"
+    elif scan.giant_line:
+        window = f"no complete line: the last line is longer than the {scan.bytes_read} bytes read"
+    elif scan.timestamped:
+        window = f"{scan.error_count} error lines of {scan.lines} in the last {scan.window_s / 60:g} min"
+    else:
+        window = f"{scan.error_count} error lines of the last {scan.lines} lines (no timestamps found)"
     head = (
-        f"{scan.path}: {scan.error_count} error lines of {scan.lines} in the last {scan.window_s / 60:g} min "
-        f"({scan.ratio:.1%}); read {scan.bytes_read} of {scan.file_size} bytes from the end "
+        f"{scan.path}: {window} ({scan.ratio:.1%}); read {scan.bytes_read} of {scan.file_size} bytes from the end "
         f"in {scan.elapsed_s * 1000:.1f} ms" + (" (byte budget reached)" if scan.truncated else "")
+        + (f"; {scan.binary_lines} binary lines" if scan.binary_lines else "")
     )
     shown = scan.errors[-30:]
     body = "\n".join(f">> {line.text[:500]}" for line in shown)
     return Evidence("log", f"errors in {scan.path.name}", head + ("\n\n" + body if body else ""),
-                    {"path": str(scan.path), "lines": scan.lines, "errors": scan.error_count})
+                    {"path": str(scan.path), "lines": scan.lines, "errors": scan.error_count,
+                     "bytes_read": scan.bytes_read, "file_size": scan.file_size, "timestamped": scan.timestamped})

@@ -414,3 +414,20 @@ def test_two_runs_sharing_reports_each_keep_only_their_own_results(scratch):
     latest = scratch.path / "reports" / "allure-results"  # the newest kept run's: the first, ending last
     assert latest.resolve() == (kept[0] if names[0] == {"test_first_run"} else kept[1]).joinpath(
         "allure-results").resolve()
+
+
+def test_a_run_that_could_not_check_the_database_is_not_a_passed_verdict(scratch):
+    scratch.makepyfile(test_checks='''
+import pytest
+from scenescout_ir.outcomes import Blind
+pytestmark = pytest.mark.emergency
+
+@pytest.mark.condition("database_connection")
+def test_database_connectivity():
+    raise Blind("database", "password authentication failed for user \\"oncall\\"; fix SCRATCH_DSN")
+''')
+    result = run(scratch)
+    assert result.ret == 6
+    verdict = next(r for n, r in results(scratch).items() if n.startswith("VERDICT: NOT CHECKED - database"))
+    assert verdict["status"] == "broken"
+    assert "DATABASE NOT CHECKED: password authentication failed" in verdict["statusDetails"]["trace"]

@@ -257,3 +257,12 @@ def test_json_roundtrip_of_kept_verdicts(tmp_path):
     assert run_dir.name == "20260314T021500Z-SEV2"
     assert json.loads((run_dir / "verdict.json").read_text()) == VERDICT
     assert report.archive_run(tmp_path, VERDICT, None).name == "20260314T021500Z-SEV2-2"
+
+
+def test_a_run_that_could_not_check_the_database_is_not_logged_as_ok():
+    verdict = {"target": "production", "severity": "OK", "counts": {"passed": 9, "failed": 0, "could_not_run": 8},
+               "findings": [], "blind": [{"component": "database", "check": "test_database_connectivity",
+                                          "reason": "password authentication failed for user \"oncall\""}]}
+    lines = incident.run_lines(verdict, report=None)
+    assert "VERDICT: NOT CHECKED - database (production: 9 passed" in lines[0] and "VERDICT: OK" not in lines[0]
+    assert lines[1].endswith('DATABASE NOT CHECKED: password authentication failed for user "oncall"')

@@ -72,17 +72,77 @@ def test_a_file_without_timestamps_is_judged_on_its_last_bytes(tmp_path):
     assert scan.error_count == 5 and scan.bytes_read <= 200
 
 
-def test_a_huge_line_without_newline_stays_within_the_byte_budget(tmp_path):
+def test_a_huge_line_without_newline_is_reported_not_passed_as_zero_lines(tmp_path):
     path = tmp_path / "huge.log"
-    path.write_bytes(b"x" * (3 << 20))
+    path.write_bytes(b"x" * (20 << 20))  # 20 MB, one line, no newline
+    seen = []
+    with pytest.raises(CouldNotRun, match=r"huge.log: its last line is longer than the 65536 bytes read"):
+        LogReader(seen.append).scan(path, 900, 1 << 16, now=NOW)
+    assert f"read 65536 of {20 << 20} bytes" in seen[0].text and "no complete line" in seen[0].text
+
+
+def test_the_bytes_actually_read_are_reported_not_the_budget(tmp_path):
+    path = write_log(tmp_path / "small.log", [f"{iso(NOW)} INFO fine"] * 10)
+    seen = []
+    scan = LogReader(seen.append).scan(path, 900, 1 << 20, now=NOW)
+    assert scan.bytes_read == path.stat().st_size and not scan.truncated
+    assert f"read {path.stat().st_size} of {path.stat().st_size} bytes" in seen[0].text
+
+
+def test_a_file_without_timestamps_says_so_rather_than_naming_a_window(tmp_path):
+    seen = []
+    LogReader(seen.append).scan(write_log(tmp_path / "plain.log", ["fine", "ERROR boom"]), 900, 1 << 16, now=NOW)
+    assert "1 error lines of the last 2 lines (no timestamps found)" in seen[0].text
+    assert "in the last 15 min" not in seen[0].text
+
+
+def test_crlf_lines_are_read_like_lf_lines(tmp_path):
+    path = tmp_path / "crlf.log"
+    path.write_bytes(f"{iso(NOW - 10)} INFO fine\r\n{iso(NOW - 5)} ERROR boom\r\n".encode())
     scan = LogReader(lambda e: None).scan(path, 900, 1 << 16, now=NOW)
-    assert scan.bytes_read <= 1 << 16 and scan.error_count == 0
+    assert (scan.lines, scan.error_count, scan.timestamped) == (2, 1, True)
+    assert not scan.errors[0].text.endswith("\r")
+
+
+def test_binary_garbage_is_not_a_text_log(tmp_path):
+    import random
+
+    path = tmp_path / "core.log"
+    path.write_bytes(random.Random(8).randbytes(200_000))
+    with pytest.raises(CouldNotRun, match="core.log does not look like a text log"):
+        LogReader(lambda e: None).scan(path, 900, 1 << 16, now=NOW)
+
+
+def test_invalid_utf8_text_is_still_read(tmp_path):
+    path = tmp_path / "latin1.log"
+    path.write_bytes("ERROR caf\xe9 payment failed\nINFO d\xe9j\xe0 vu\n".encode("latin-1"))
+    scan = LogReader(lambda e: None).scan(path, 900, 1 << 16, now=NOW)
+    assert (scan.lines, scan.error_count) == (2, 1) and "payment failed" in scan.errors[0].text
+
+
+def test_a_file_that_cannot_be_opened_could_not_run(tmp_path, monkeypatch):
+    from scenescout_ir.probes import logs
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(logs, "open", refuse, raising=False)
+    with pytest.raises(CouldNotRun, match="cannot read log file .*: Permission denied"):
+        LogReader(lambda e: None).scan(write_log(tmp_path / "a.log", ["x"]), 900, 1024)
+
+
+@pytest.mark.parametrize("line", ["2026-11-26T20:41:43+9999 ERROR x", "0000-01-01T00:00:00 x",
+                                  "0001-01-01T00:00:00 x", '{"time": 1e400}', '{"time": "2026-13-45T99:99:99Z"}'])
+def test_odd_timestamps_never_raise(line):
+    parse_line(line)
 
 
 def test_an_empty_file_has_no_errors(tmp_path):
     path = tmp_path / "empty.log"
     path.write_text("")
-    assert LogReader(lambda e: None).scan(path, 900, 1 << 16).lines == 0
+    seen = []
+    assert LogReader(seen.append).scan(path, 900, 1 << 16).lines == 0
+    assert "the file is empty" in seen[0].text
 
 
 def test_missing_directory_and_fifo_could_not_run(tmp_path):

@@ -119,7 +119,7 @@ def test_db(db):
     result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
     (entry,) = verdict_of(scratch)["could_not_run"]
     assert "SCRATCH_DSN is not set: export SCRATCH_DSN=" in entry["reason"]
-    assert result.ret == 0
+    assert result.ret == 6  # the database was never checked: not an incident, never a green gate either
 
 
 # --- issue 8, item 9: checks that vanish or break ------------------------------------------------------
@@ -280,3 +280,11 @@ def test_errors():
     result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
     assert result.ret == 1 and verdict_of(scratch)["blind"]
     result.stdout.fnmatch_lines(["VERDICT: SEV3*", "DATABASE NOT CHECKED: *"])
+
+
+def test_xdist_workers_carry_the_database_not_checked_to_the_exit_code(scratch, monkeypatch):
+    monkeypatch.setenv("SCRATCH_DSN", "postgresql://oncall:pw-s3cret@scenescout-db.invalid/scenescout")
+    with_the_database_checks(scratch)
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-n", "2")
+    (blind,) = verdict_of(scratch)["blind"]
+    assert result.ret == 6 and blind["check"] == "test_database_connectivity" and len(blind["checks"]) == 4

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from scenescout_ir.config import Timeouts
-from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.outcomes import Blind, CouldNotRun
 from scenescout_ir.probes.db import Database
 from scenescout_ir.probes.http import HttpProbe
 
@@ -127,5 +127,6 @@ def test_a_silent_server_is_told_apart_from_a_closed_port(silent_server):
 
 def test_dependent_queries_of_a_blind_database_say_it_was_not_checked():
     db = Database(lambda: "postgresql://u:pw@scenescout-db.invalid/d", FAST, lambda e: None)
-    with pytest.raises(CouldNotRun, match="database not checked .the suite's own credentials"):
+    with pytest.raises(Blind, match="database not checked .the suite's own credentials") as raised:
         db.query("connection_saturation")
+    assert raised.value.component == "database"

@@ -78,3 +78,18 @@ def test_a_connection_error_names_its_phase_and_whose_problem_it_is(error, phase
     failure = classify_connect_error(error)
     assert (failure.phase, failure.blind) == (phase, blind)
     assert failure.diagnosis == diagnose_database_error(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    ['connection is bad: invalid sslmode value: "bogus"', 'connection is bad: invalid target_session_attrs value: "x"',
+     'invalid URI query parameter: "foo"'],
+)
+def test_an_impossible_dsn_option_is_configuration(error):
+    assert classify_connect_error(error).phase == "configuration"
+
+
+def test_a_connection_is_bad_prefix_does_not_hide_a_refused_port():
+    failure = classify_connect_error('connection is bad: connection to server at "h", port 5 failed: '
+                                     'Connection refused')
+    assert (failure.phase, failure.blind) == ("tcp", False)
