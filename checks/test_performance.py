@@ -26,7 +26,6 @@ from scenescout_ir.performance import (
     statements_view,
 )
 from scenescout_ir.plugin import suite
-from scenescout_ir.probes.http import join_url
 from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
 from scenescout_ir.probes.web_vitals import largest_contentful_paint
 
@@ -40,7 +39,7 @@ def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleS
         http, target.performance, target.thresholds, target.timeouts, suite(pytestconfig).evidence,
         chart_dir=suite(pytestconfig).verdict_file.parent / "charts", run_left=suite(pytestconfig).budget_left,
     )
-    return lambda path: sampler.sample(join_url(site.base_url, path), name=request.node.name)
+    return lambda path: sampler.sample(site.url(path), name=request.node.name, headers=site.headers(site.url(path)))
 
 
 # --- response times ---------------------------------------------------------------------------------

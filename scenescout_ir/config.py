@@ -154,6 +154,7 @@ class Target:
     stack: Path | None = None  # the embedded demo stack's state dir
     description: str = ""
     backend_origins: tuple[str, ...] = ()  # other origins the front end calls (API, database service)
+    backend_headers_env: dict[str, str] = field(default_factory=dict)  # header -> env var, sent to backend origins
     app_processes: tuple[str, ...] = ()  # command-line patterns of the app's processes, when run on its host
     auth_health_url: str | None = None
     payment_health_url: str | None = None
@@ -214,12 +215,39 @@ class Target:
             raise ConfigError(f"the demo stack's state {path} is incomplete: restart it (make demo)")
         return state
 
+    def url_for(self, endpoint: str) -> str:
+        """A health endpoint or route as configured: a path on the base URL, or a URL of its own (kept as written)."""
+        if endpoint.startswith(("http://", "https://")):
+            return endpoint
+        base = self.resolve_base_url()
+        return base.rstrip("/") + "/" + endpoint.lstrip("/") if endpoint else base
+
+    def headers_for(self, url: str) -> dict[str, str]:
+        """The headers a request to ``url`` carries: backend_headers_env's, for a backend origin (e.g. the data
+        API's apikey); raises ConfigError naming the variable when one is not set."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if not self.backend_headers_env or origin not in {o.rstrip("/") for o in self.backend_origins}:
+            return {}
+        headers = {}
+        for header, env in self.backend_headers_env.items():
+            value = os.environ.get(env, "") or (str(self.demo_state().get("anon_key") or "") if self.is_demo else "")
+            if not value:
+                raise ConfigError(f"{env} is not set: export it (the {header} header {origin} expects; "
+                                  f"targets.{self.name}.backend_headers_env)")
+            headers[header] = value
+        return headers
+
     def secrets(self) -> list[str]:
         """Values that must never be shown: the DSN's password and the secret environment variables."""
-        names = [*self.secret_env, self.dsn_env, *(s.api_key_env for s in self.sources if s.api_key_env)]
+        names = [*self.secret_env, self.dsn_env, *(s.api_key_env for s in self.sources if s.api_key_env),
+                 *self.backend_headers_env.values()]
         values = [os.environ.get(name, "") for name in names]
         with contextlib.suppress(ConfigError):  # no DSN: nothing of it to hide
             values.append(self.resolve_dsn())
+        if self.is_demo and self.backend_headers_env:
+            with contextlib.suppress(ConfigError):
+                values.append(str(self.demo_state().get("anon_key") or ""))
         return [v for v in values if v]
 
 
@@ -352,7 +380,7 @@ _TARGET_KEYS = {
     "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url",
     *_SECTIONS,
 }
-_TARGET_KEYS |= {"critical_routes", "ingestion_log", "dependencies"}
+_TARGET_KEYS |= {"critical_routes", "ingestion_log", "dependencies", "backend_headers_env"}
 
 
 def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) -> Target:
@@ -367,8 +395,15 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
     else:
         kwargs["base_url"] = None
         kwargs["stack"] = (base_dir / str(spec["stack"])).resolve()
-    if "health_endpoints" in spec:
-        kwargs["health_endpoints"] = _paths(spec["health_endpoints"], f"{where}.health_endpoints")
+    if "health_endpoints" in spec:  # paths on base_url, or URLs of their own (a data API on another origin)
+        endpoints = _strings(spec["health_endpoints"], f"{where}.health_endpoints")
+        for endpoint in endpoints:
+            if "://" in endpoint:
+                check_url(endpoint, f"{where}.health_endpoints")
+            elif not endpoint.startswith("/"):
+                raise ConfigError(f"{where}.health_endpoints: {endpoint!r} must be a path starting with '/' or an "
+                                  "http(s) URL")
+        kwargs["health_endpoints"] = endpoints
     if "routes" in spec:
         kwargs["routes"] = _paths(spec["routes"], f"{where}.routes")
     if "critical_routes" in spec:
@@ -401,6 +436,13 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
             kwargs[key] = _strings(spec[key], f"{where}.{key}")
     if kwargs.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
         kwargs["app_processes"] = (f"fixtures.demo.app --state-dir {kwargs['stack']}",)
+    if "backend_headers_env" in spec:
+        table = _table(spec["backend_headers_env"], f"{where}.backend_headers_env")
+        for header, env in table.items():
+            if not isinstance(env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
+                raise ConfigError(f"{where}.backend_headers_env.{header} must name an environment variable, "
+                                  f"got {env!r}")
+        kwargs["backend_headers_env"] = dict(table)
     if "dependencies" in spec:
         table = _table(spec["dependencies"], f"{where}.dependencies")
         kwargs["dependencies"] = {

@@ -194,14 +194,14 @@ class ResponseSampler:
     def read_bound_s(self) -> float:
         return max(self.timeouts.read_s, self.thresholds.response_sev2_s + READ_MARGIN_S)
 
-    def sample(self, url: str, name: str | None = None) -> SampleSet:
+    def sample(self, url: str, name: str | None = None, headers: dict[str, str] | None = None) -> SampleSet:
         perf = self.performance
         planned = max(1, perf.samples)
         concurrency = max(1, min(perf.concurrency, planned))
         start = self._clock()
         samples: list[Sample] = []
         stopped: str | None = None
-        first = self._one(url, 0, start, record=True)  # the first exchange in full, the rest as a table
+        first = self._one(url, 0, start, record=True, headers=headers)  # in full; the rest as a table
         samples.append(first)
         stopped = self._stop_reason(first, first=True)
         while stopped is None and len(samples) < planned:
@@ -221,10 +221,10 @@ class ResponseSampler:
             batch = min(concurrency, planned - len(samples))
             indexes = range(len(samples), len(samples) + batch)
             if batch == 1:
-                taken = [self._one(url, indexes[0], start)]
+                taken = [self._one(url, indexes[0], start, headers=headers)]
             else:
                 with ThreadPoolExecutor(batch) as pool:
-                    taken = list(pool.map(lambda i: self._one(url, i, start), indexes))
+                    taken = list(pool.map(lambda i: self._one(url, i, start, headers=headers), indexes))
             samples.extend(taken)
             stopped = next((r for s in taken if (r := self._stop_reason(s, first=False))), None)
             if stopped is None:
@@ -238,9 +238,10 @@ class ResponseSampler:
         self._record(self._evidence(result, name))
         return result
 
-    def _one(self, url: str, index: int, start: float, record: bool = False) -> Sample:
+    def _one(self, url: str, index: int, start: float, record: bool = False,
+             headers: dict[str, str] | None = None) -> Sample:
         began = self._clock() - start
-        result: HttpResult = self.http.get(url, read_s=self.read_bound_s, record=record)
+        result: HttpResult = self.http.get(url, headers=headers, read_s=self.read_bound_s, record=record)
         timed_out = result.status is None and "read timeout" in (result.error or "")
         return Sample(
             index=index, started_s=began, elapsed_s=result.elapsed_s, ttfb_s=result.ttfb_s,

@@ -23,15 +23,6 @@ from tests.demo_support import SuiteRun, prod_targets_file, run_suite, targets_f
 pytestmark = pytest.mark.timeout(240)
 
 APP_LOG = {"default": "application.log", "prod": "web.log"}
-NO_HEALTH_ON_ANOTHER_ORIGIN = (
-    "the data API's health (/rest/v1/ with the apikey header) is on another origin than base_url: "
-    "health_endpoints take paths only, and no key sends a header to them; needs a new config key "
-    "(health endpoints as absolute URLs with headers; nearest item: 4, HTTP health validation)"
-)
-EMPTY_HEALTH_ENDPOINTS = (
-    "item 9: health_endpoints = [] (a static front end has no /health) makes "
-    "scenarios/test_performance_degradation.py raise IndexError (a broken check)"
-)
 
 
 @dataclass(frozen=True)
@@ -135,8 +126,6 @@ def test_each_shared_fault_gives_its_severity_on_both_flavours(flavoured, batch)
     assert run.exit_code == 1
 
 
-@pytest.mark.parametrize("flavoured", ["default", pytest.param("prod", marks=pytest.mark.xfail(
-    reason=NO_HEALTH_ON_ANOTHER_ORIGIN, strict=False))], indirect=True)
 def test_the_data_api_answering_500_is_a_partial_outage(flavoured):
     flavoured.stack.inject("api_5xx")
     run = flavoured.run()
@@ -152,9 +141,6 @@ LATEST_RUNS_FAILED = {  # the last 3 runs of meetup's job failed, in each flavou
 }
 
 
-@pytest.mark.xfail(reason="item 7: emergency reads each source's latest job runs (failure statuses: the prod "
-                          "flavour says 'errored') and its ingestion log lines (pino: the source is a field)",
-                   strict=False)
 def test_a_source_whose_last_runs_failed_is_a_single_source_failure_in_emergency(flavoured):
     flavoured.stack.inject("job_failing", source="meetup")
     wait_for(lambda: flavoured.stack.sql(LATEST_RUNS_FAILED[flavoured.name])[0][0], "meetup's last 3 runs to fail")
@@ -198,12 +184,10 @@ def test_a_healthy_prod_flavour_passes_every_comprehensive_check_of_its_names(pr
     findings = run.findings()
     assert not findings, run.output
     assert not run.verdict["could_not_run"], run.output
-    broken = {b["check"] for b in run.verdict["broken"]}
-    assert broken <= {"test_identify_the_slow_component"}, run.output  # item 9, see below
+    assert not run.verdict["broken"], run.output
     assert run.verdict["counts"]["passed"] >= 45, run.output  # the browser, integrity and recovery checks ran
 
 
-@pytest.mark.xfail(reason=EMPTY_HEALTH_ENDPOINTS, strict=False)
 def test_a_healthy_prod_flavour_gives_ok_in_a_comprehensive_run(prod_comprehensive):
     run = prod_comprehensive
     assert run.severity == "OK" and run.exit_code == 0, run.output
