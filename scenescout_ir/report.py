@@ -182,6 +182,7 @@ def render(results: Path, output: Path, *, title: str, allure: list[str], histor
     """
     if not results.is_dir():
         raise ReportError(f"no Allure results at {results}: run the checks first (pytest -m emergency)")
+    results = results.resolve()  # reports/allure-results is a link to the newest run's: allure does not follow it
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".render-", dir=output.parent))
     try:

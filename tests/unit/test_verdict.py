@@ -123,3 +123,30 @@ def test_a_record_without_blind_reads_back_from_an_older_worker():
     data = rec("a", "passed", "partial_outage").to_dict()
     del data["blind"]
     assert CheckRecord.from_dict(data).blind == ""
+
+
+# --- issue 8: never OK by accident -----------------------------------------------------------------------
+
+
+def test_a_failure_without_a_known_condition_is_an_unclassified_finding_not_an_error():
+    """Records as a worker reports them: one without a condition, one with a key the table lacks."""
+    v = verdict([rec("a", "failed", None, "a is down"), rec("b", "failed", "no_such_key", "b is slow"),
+                 rec("c", "passed", None)])
+    assert v.label == "SEV3"
+    assert [(f.check, f.condition_key) for f in v.findings] == [("a", "unclassified"), ("b", "unclassified")]
+    assert v.findings[1].summary == "b is slow (the check named an unknown condition 'no_such_key')"
+
+
+def test_an_interrupted_run_is_never_ok():
+    records = [rec("a", "passed", "partial_outage")]
+    v = assemble(records, target="t", base_url="http://x", started_at="a", finished_at="b", duration_s=1.0,
+                 interrupted="SIGTERM", planned=5)
+    assert v.label == "INTERRUPTED" and "OK" not in v.headline
+    assert v.headline == ("VERDICT: INTERRUPTED - stopped by SIGTERM after 1 of 5 checks: no verdict; nothing "
+                          "found before it stopped, but not everything was checked")
+    data = v.to_dict()
+    assert data["severity"] == "INTERRUPTED" and data["interrupted"] == "SIGTERM" and data["worst_so_far"] is None
+    found = assemble([*records, rec("b", "failed", "partial_outage", "down")], target="t", base_url="http://x",
+                     started_at="a", finished_at="b", duration_s=1.0, interrupted="SIGINT (Ctrl-C)", planned=5)
+    assert found.to_dict()["worst_so_far"] == "SEV2"
+    assert found.headline.endswith("; found before it stopped: SEV2 - High - respond within 30 minutes")
