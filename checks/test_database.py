@@ -13,7 +13,7 @@ def test_database_connectivity(db, target):
     status = db.record_connection()  # the endpoint, the phase that failed and the time spent, as evidence
     where = f"{status.phase} phase, {status.endpoint or 'no DSN'}, after {status.elapsed_s:.1f} s"
     if status.suite_problem:
-        variable = "the demo stack's DSN" if target.is_demo else target.dsn_env
+        variable = "the demo stack (make demo)" if target.is_demo else target.dsn_env
         raise Blind("database", f"{status.error} ({where}): {status.diagnosis}; the suite's own credentials or "
                                 f"configuration, not an incident: fix {variable}")
     assert status.ok, f"DATABASE DOWN: {status.diagnosis} ({status.error}; {where})"
