@@ -215,9 +215,12 @@ class HttpProbe:
                 f"slow: no answer within {wait:g} s (read timeout); this host answered GET {slow[1]} "
                 f"in {slow[0]:.1f} s, so it is slow, not down"
             ))
-        if result.status is None or (result.error or "").startswith(("body still arriving", "body stalled")):
+        if result.status is None:
             with self._lock:
                 self._down.setdefault(host, f"{result.error}, first seen on GET {path}")
+        elif (result.error or "").startswith(("body still arriving", "body stalled")):  # as good as hung
+            with self._lock:
+                self._down.setdefault(host, f"not answering: {result.error}, first seen on GET {path}")
         return result
 
     def _get(self, url: str, headers: dict[str, str], read_s: float) -> HttpResult:

@@ -269,6 +269,19 @@ def test_emergency_under_a_site_that_never_answers_is_sev1(silent_server, rundir
     assert any(f["condition_key"] == "complete_outage" for f in run.findings()), run.output
 
 
+
+def test_emergency_under_a_site_trickling_its_bodies_ends_at_one_deadline(stand_in_site, rundir):
+    """One byte a second: each check used to wait out pytest-timeout (60 s); now the first exchange stops at
+    its deadline (3 s + 12 s) and the host counts as not answering for the rest."""
+    site = stand_in_site(default=Reply(200, b'{"status": "ok"}' + b" " * 200, trickle_s=1.0))
+    started = time.monotonic()
+    run = run_suite("--target", "t", targets=write_targets(rundir, site.url), workdir=rundir, timeout=90)
+    assert time.monotonic() - started < 25, "the trickling bodies were waited for"
+    assert run.severity == "SEV1", run.output
+    (first,) = run.findings("test_site_reachable")
+    assert "body still arriving after 15" in first["summary"], run.output
+    assert site.requests == ["/"], run.output
+
 # --- 3. the browser's page loads have the same deadline ----------------------------------------------------
 
 
