@@ -24,7 +24,7 @@ FIRST_READ_MARGIN_S = 2.0  # the first request to a host waits this much past th
 CHUNK = 1024
 USER_AGENT = "scenescout-ir/0.1 (incident verification; read-only)"
 _SHORT_VALUE = 24  # a query value longer than this reads as "…" in a one-line description
-_SECRET_PARAMS = re.compile(r"key|token|secret|password|passwd|signature|sig|auth|session", re.I)
+_SECRET_PARAMS = re.compile(r"key|token|secret|passw|signature|^sig$|^auth|session", re.I)
 
 
 @dataclass(frozen=True)

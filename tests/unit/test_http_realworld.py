@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.browser import DEFAULT_CHROMIUM
+from fixtures.target import Site
 from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
 from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
@@ -65,6 +66,13 @@ def test_the_config_loader_keeps_every_url_as_written(tmp_path):
 def test_the_site_joins_base_url_and_path_without_doubling_or_losing_a_slash(base, path, url):
     assert join_url(base, path) == url
 
+
+
+def test_the_site_fixture_requests_paths_under_a_base_url_with_a_trailing_slash(stand_in_site):
+    server = stand_in_site({"/app/health": OK_JSON, "/app/": Reply(200, b"ok", "text/plain")})
+    site = Site(server.url + "/app/", probe())
+    assert site.get("/health").status == 200 and site.get("/").status == 200
+    assert server.requests == ["/app/health", "/app/"]
 
 def test_a_vendor_url_with_its_trailing_slash_is_requested_as_written(stand_in_site, rundir):
     """Eventbrite's /v3/users/me/ answers 404 without its slash: a healthy API must not read as failed."""
