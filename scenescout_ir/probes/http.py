@@ -24,7 +24,7 @@ FIRST_READ_MARGIN_S = 2.0  # the first request to a host waits this much past th
 CHUNK = 1024
 USER_AGENT = "scenescout-ir/0.1 (incident verification; read-only)"
 _SHORT_VALUE = 24  # a query value longer than this reads as "…" in a one-line description
-_SECRET_PARAMS = re.compile(r"key|token|secret|password|passwd|signature|sig|auth|session", re.I)
+_SECRET_PARAMS = re.compile(r"key|token|secret|passw|signature|^sig$|^auth|session", re.I)
 
 
 @dataclass(frozen=True)
@@ -215,9 +215,12 @@ class HttpProbe:
                 f"slow: no answer within {wait:g} s (read timeout); this host answered GET {slow[1]} "
                 f"in {slow[0]:.1f} s, so it is slow, not down"
             ))
-        if result.status is None or (result.error or "").startswith(("body still arriving", "body stalled")):
+        if result.status is None:
             with self._lock:
                 self._down.setdefault(host, f"{result.error}, first seen on GET {path}")
+        elif (result.error or "").startswith(("body still arriving", "body stalled")):  # as good as hung
+            with self._lock:
+                self._down.setdefault(host, f"not answering: {result.error}, first seen on GET {path}")
         return result
 
     def _get(self, url: str, headers: dict[str, str], read_s: float) -> HttpResult:

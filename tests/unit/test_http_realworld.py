@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.browser import DEFAULT_CHROMIUM
+from fixtures.target import Site
 from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
 from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
@@ -65,6 +66,13 @@ def test_the_config_loader_keeps_every_url_as_written(tmp_path):
 def test_the_site_joins_base_url_and_path_without_doubling_or_losing_a_slash(base, path, url):
     assert join_url(base, path) == url
 
+
+
+def test_the_site_fixture_requests_paths_under_a_base_url_with_a_trailing_slash(stand_in_site):
+    server = stand_in_site({"/app/health": OK_JSON, "/app/": Reply(200, b"ok", "text/plain")})
+    site = Site(server.url + "/app/", probe())
+    assert site.get("/health").status == 200 and site.get("/").status == 200
+    assert server.requests == ["/app/health", "/app/"]
 
 def test_a_vendor_url_with_its_trailing_slash_is_requested_as_written(stand_in_site, rundir):
     """Eventbrite's /v3/users/me/ answers 404 without its slash: a healthy API must not read as failed."""
@@ -268,6 +276,19 @@ def test_emergency_under_a_site_that_never_answers_is_sev1(silent_server, rundir
     assert run.severity == "SEV1", run.output
     assert any(f["condition_key"] == "complete_outage" for f in run.findings()), run.output
 
+
+
+def test_emergency_under_a_site_trickling_its_bodies_ends_at_one_deadline(stand_in_site, rundir):
+    """One byte a second: each check used to wait out pytest-timeout (60 s); now the first exchange stops at
+    its deadline (3 s + 12 s) and the host counts as not answering for the rest."""
+    site = stand_in_site(default=Reply(200, b'{"status": "ok"}' + b" " * 200, trickle_s=1.0))
+    started = time.monotonic()
+    run = run_suite("--target", "t", targets=write_targets(rundir, site.url), workdir=rundir, timeout=90)
+    assert time.monotonic() - started < 25, "the trickling bodies were waited for"
+    assert run.severity == "SEV1", run.output
+    (first,) = run.findings("test_site_reachable")
+    assert "body still arriving after 15" in first["summary"], run.output
+    assert site.requests == ["/"], run.output
 
 # --- 3. the browser's page loads have the same deadline ----------------------------------------------------
 
