@@ -23,6 +23,7 @@ def broken_page_condition(target, route: str) -> str:
     return route_condition(target, route, "browser")
 
 
+@pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("feature_failure")
 def test_page_renders_events(browser_page, target, route):
     """Comprehensive functional test: the page loads, with its title, landmarks and cards with content."""
@@ -47,6 +48,7 @@ def test_page_renders_events(browser_page, target, route):
         raise Finding(broken_page_condition(target, route), f"{route}: {', '.join(problems)}{cause}")
 
 
+@pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("feature_failure")
 def test_no_console_or_request_errors(browser_page, target, route):
     """No console errors, uncaught exceptions or failed requests to the site or its backends while it loads."""
@@ -60,6 +62,7 @@ def test_no_console_or_request_errors(browser_page, target, route):
     assert not errors, message
 
 
+@pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("cosmetic")
 def test_no_broken_images(browser_page, route):
     """Every image the page shows has loaded (naturalWidth > 0 once complete)."""
@@ -72,6 +75,7 @@ def test_no_broken_images(browser_page, route):
     )
 
 
+@pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("feature_failure")
 def test_navigation_links_work(browser_page, target):
     """A user can move around: each link of the home page's navigation leads to a page with content."""

@@ -7,6 +7,10 @@ from scenescout_ir.outcomes import Blind
 pytestmark = pytest.mark.emergency
 
 
+@pytest.mark.playbook(
+    'psql $DATABASE_URL -c "SELECT 1;" || echo "DATABASE DOWN"',
+    'psql $DATABASE_URL -c "SELECT version();"',
+)
 @pytest.mark.condition("database_connection")
 def test_database_connectivity(db, target):
     """psql $DATABASE_URL -c "SELECT 1;" || echo "DATABASE DOWN"  (and SELECT version();)"""
@@ -19,6 +23,11 @@ def test_database_connectivity(db, target):
     assert status.ok, f"DATABASE DOWN: {status.diagnosis} ({status.error}; {where})"
 
 
+@pytest.mark.playbook(
+    'psql $DATABASE_URL -c "SHOW max_connections;"',
+    'psql $DATABASE_URL -c "SELECT count(*) FROM pg_stat_activity;"',
+    "count(*) as active_connections",
+)
 @pytest.mark.condition("connection_saturation")
 def test_connection_saturation(db, target):
     """SHOW max_connections; SELECT count(*) FROM pg_stat_activity;"""
@@ -33,6 +42,7 @@ def test_connection_saturation(db, target):
     )
 
 
+@pytest.mark.playbook("AND query_start < NOW() - INTERVAL '5 minutes';")
 @pytest.mark.condition("stuck_transactions")
 def test_stuck_transactions(db, target):
     """Check for stuck transactions: state != 'idle' AND query_start < NOW() - INTERVAL '5 minutes'"""
@@ -46,6 +56,7 @@ def test_stuck_transactions(db, target):
     assert not stuck, f"{len(stuck)} transactions open longer than {limit:g} s: {described}"
 
 
+@pytest.mark.playbook("blocked_locks.pid AS blocked_pid")
 @pytest.mark.condition("blocking_locks")
 def test_blocking_locks(db, target):
     """Scenario 4: Check for blocking queries (who blocks whom, and for how long)"""

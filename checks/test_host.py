@@ -7,6 +7,7 @@ import pytest
 pytestmark = pytest.mark.emergency
 
 
+@pytest.mark.playbook("df -h")
 @pytest.mark.condition("disk_space")
 def test_disk_space(host, target):
     """df -h"""
@@ -18,6 +19,7 @@ def test_disk_space(host, target):
     )
 
 
+@pytest.mark.playbook("free -h", "ps aux --sort=-%mem | head -10")
 @pytest.mark.condition("memory")
 def test_memory(host, target):
     """free -h ; ps aux --sort=-%mem | head -10"""
@@ -27,6 +29,7 @@ def test_memory(host, target):
     assert mem.used_pct < limit, f"memory {mem.used_pct:.0f}% used (limit: {limit:g}%); largest: {hogs}"
 
 
+@pytest.mark.playbook("top -n 1 | head -20")
 @pytest.mark.condition("host_load")
 def test_load(host, target):
     """top -n 1 | head -20"""

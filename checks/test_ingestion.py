@@ -14,6 +14,7 @@ pytestmark = pytest.mark.emergency
 LOG_LINES = 50  # supabase functions logs ingest_<source> --limit 50
 
 
+@pytest.mark.playbook("EXTRACT(EPOCH FROM (NOW() - MAX(created_at)))/60 as minutes_since_last")
 @pytest.mark.condition("source_stale")
 def test_ingestion_freshness(db, target, source):
     """SELECT source, MAX(created_at), minutes_since_last FROM events GROUP BY source"""
@@ -30,6 +31,10 @@ def test_ingestion_freshness(db, target, source):
     )
 
 
+@pytest.mark.playbook(
+    "supabase functions logs ingest_ticketmaster --limit 50",
+    "supabase functions logs ingest_eventbrite --limit 50",
+)
 @pytest.mark.condition("source_jobs_failing")
 def test_ingestion_job_runs(db, target, source, pytestconfig):
     """supabase functions logs ingest_<source> --limit 50 ; tail -100 logs/ingestion.log | grep -i error:

@@ -30,6 +30,7 @@ from scenescout_ir.probes.db import identifier, load_query
 pytestmark = pytest.mark.comprehensive
 
 
+@pytest.mark.playbook("SELECT pg_is_in_recovery();")
 @pytest.mark.condition("database_in_recovery")
 def test_database_not_in_recovery(db):
     """psql $DATABASE_URL -c "SELECT pg_is_in_recovery();" """
@@ -78,6 +79,7 @@ def table_counts(db, pytestconfig) -> TableCounts:
     return result
 
 
+@pytest.mark.playbook("EXECUTE 'SELECT count(*) FROM ' || tbl;")
 @pytest.mark.condition("data_loss")
 def test_every_public_table_is_readable(table_counts):
     """Run integrity checks: SELECT count(*) FROM each table of pg_tables WHERE schemaname = 'public'"""
@@ -143,6 +145,7 @@ def baseline(pytestconfig, target) -> Baseline:
     return Baseline(path, target.name, suite(pytestconfig).evidence)
 
 
+@pytest.mark.playbook("node scripts/verify-data-integrity.js")
 @pytest.mark.condition("data_loss")
 def test_no_data_loss_since_baseline(table_counts, baseline, target):
     """Verify data integrity: no table lost more than integrity.data_loss_ratio of its rows since the last
@@ -191,6 +194,7 @@ def test_no_data_loss_since_baseline(table_counts, baseline, target):
 # --- duplicates -----------------------------------------------------------------------------------
 
 
+@pytest.mark.playbook("node scripts/verify-data-integrity.js")
 @pytest.mark.condition("duplicate_events")
 def test_no_duplicate_events(db, target):
     """Verify data integrity: no event ingested twice (the same integrity.duplicate_key more than once)."""

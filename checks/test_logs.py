@@ -5,6 +5,12 @@ import pytest
 pytestmark = pytest.mark.emergency
 
 
+@pytest.mark.playbook(
+    "tail -100 logs/application.log | grep -i error",
+    "tail -100 logs/ingestion.log | grep -i error",
+    'grep -A 5 -B 5 -i "error\\|exception\\|failure" logs/application.log | tail -50',
+    "grep -i error logs/application.log | awk '{print $1, $2}' | uniq -c | sort -nr",
+)
 @pytest.mark.condition("log_errors")
 def test_recent_log_errors(logs, target, log_file):
     """tail -100 logs/application.log | grep -i error ; tail -100 logs/ingestion.log | grep -i error"""

@@ -45,6 +45,7 @@ def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleS
 # --- response times ---------------------------------------------------------------------------------
 
 
+@pytest.mark.playbook('curl -o /dev/null -s -w "%{time_total}\\n" https://scenescout.app/')
 @pytest.mark.condition("slow_site")
 def test_health_endpoint_response_time(sample, target, health_endpoint):
     """for i in {1..10}; do curl -o /dev/null -s -w "%{time_total}\\n" https://scenescout.app/health; done
@@ -52,6 +53,7 @@ def test_health_endpoint_response_time(sample, target, health_endpoint):
     check_response_times(sample(health_endpoint), target.thresholds)
 
 
+@pytest.mark.playbook('curl -o /dev/null -s -w "%{time_total}\\n" https://scenescout.app/')
 @pytest.mark.condition("slow_site")
 def test_route_response_time(sample, target, route):
     """for i in {1..10}; do curl -o /dev/null -s -w "%{time_total}\\n" https://scenescout.app/; done
@@ -62,6 +64,7 @@ def test_route_response_time(sample, target, route):
 # --- the database -----------------------------------------------------------------------------------
 
 
+@pytest.mark.playbook("FROM pg_stat_statements WHERE mean_exec_time > 1000", "total_exec_time FROM pg_stat_statements")
 @pytest.mark.condition("slow_statements")
 def test_slow_statements(db, target):
     """SELECT query, mean_exec_time, calls FROM pg_stat_statements WHERE mean_exec_time > 1000
@@ -83,6 +86,7 @@ def test_slow_statements(db, target):
     )
 
 
+@pytest.mark.playbook("blocked_locks.pid AS blocked_pid")
 @pytest.mark.condition("blocking_locks")
 def test_blocking_chains(db, target):
     """Scenario 4: Check for blocking queries, as chains: who waits on whom, down to the session at the
@@ -98,6 +102,7 @@ def test_blocking_chains(db, target):
     )
 
 
+@pytest.mark.playbook("FROM pg_stat_database_conflicts")
 @pytest.mark.condition("database_efficiency")
 def test_database_efficiency(db, target, pytestconfig):
     """Cache hit ratio, temporary files, deadlocks and recovery conflicts of this database
@@ -122,6 +127,7 @@ def test_database_efficiency(db, target, pytestconfig):
     assert not problems, f"{counters['database']}, {seen.window}: " + "; ".join(problems)
 
 
+@pytest.mark.playbook("EXTRACT(EPOCH FROM (NOW() - MAX(created_at)))/60 as minutes_since_last")
 @pytest.mark.condition("missing_index")
 def test_freshness_query_uses_an_index(db, target):
     """The playbook's "Check event ingestion status" reads the whole events table (GROUP BY source); the
@@ -148,6 +154,7 @@ def test_freshness_query_uses_an_index(db, target):
 
 # --- the browser ------------------------------------------------------------------------------------
 
+@pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("browser_timing")
 def test_home_page_timings_in_the_browser(browser_page, target, pytestconfig):
     """./scripts/browser-smoke-test.mjs, timed: the home page in Chromium, its navigation timing (time to

@@ -57,6 +57,7 @@ def skip_if_disabled(source, settings, target) -> None:
         )
 
 
+@pytest.mark.playbook("node scripts/monitoring/verify-ingestion-recovery.js")
 @pytest.mark.condition("ingestion_not_recovered")
 def test_ingestion_recovered(db, target, source, source_settings, since):
     """Verify event ingestion resumed: new events of each enabled source since the incident began."""
@@ -73,6 +74,7 @@ def test_ingestion_recovered(db, target, source, source_settings, since):
     )
 
 
+@pytest.mark.playbook("node scripts/monitoring/verify-ingestion-recovery.js")
 @pytest.mark.condition("job_failed")
 def test_latest_job_run_succeeded(db, target, source, source_settings):
     """supabase functions logs ingest_<source>: the latest run of each enabled source's job did not fail.

@@ -15,6 +15,7 @@ from scenescout_ir.rules import (
 )
 
 
+@pytest.mark.playbook('curl -I https://scenescout.app/ || echo "SITE DOWN"')
 @pytest.mark.emergency
 @pytest.mark.condition("partial_outage")
 def test_site_reachable(site, target):
@@ -25,6 +26,11 @@ def test_site_reachable(site, target):
     check_response_time(result, target.thresholds)
 
 
+@pytest.mark.playbook(
+    "curl -I https://scenescout.app/health",
+    "curl -I https://scenescout.app/api/health",
+    "./scripts/app-health-check.mjs --emergency",
+)
 @pytest.mark.emergency
 @pytest.mark.condition("partial_outage")
 def test_health_endpoint(site, target, health_endpoint):
@@ -40,6 +46,7 @@ def test_health_endpoint(site, target, health_endpoint):
     check_response_time(result, target.thresholds)
 
 
+@pytest.mark.playbook("nslookup scenescout.app")
 @pytest.mark.emergency
 @pytest.mark.condition("dns_failure")
 def test_dns_resolution(site, http):
@@ -48,6 +55,7 @@ def test_dns_resolution(site, http):
     assert result.addresses, f"{site.host} does not resolve: {result.error}"
 
 
+@pytest.mark.playbook("npm run smoke", "./scripts/app-health-check.mjs --comprehensive")
 @pytest.mark.comprehensive  # not emergency: triage asks "is the site up", verifying a fix asks "every page"
 @pytest.mark.condition("route_down")
 def test_route_answers(site, target, route):

@@ -49,6 +49,11 @@ def upstream_request(source, base_url: str) -> tuple[str, dict[str, str]]:
     return url, headers
 
 
+@pytest.mark.playbook(
+    'curl -I "https://api.ticketmaster.com/discovery/v2/events.json?apikey=[key]&size=1"',
+    'curl -I "https://www.eventbriteapi.com/v3/events/search/?token=[token]"',
+    "node scripts/monitoring/check-api-limits.js",
+)
 @pytest.mark.condition("upstream_down")
 def test_upstream_api(upstream_http, http, target, source):
     """Scenario 3: the source's vendor API answers, is not rate limiting us, and answers in time."""

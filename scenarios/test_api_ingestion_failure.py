@@ -11,6 +11,10 @@ from scenescout_ir.outcomes import CouldNotRun
 pytestmark = pytest.mark.comprehensive
 
 
+@pytest.mark.playbook(
+    "supabase functions logs ingest_ticketmaster --limit 50",
+    "supabase functions logs ingest_eventbrite --limit 50",
+)
 @pytest.mark.condition("job_failed")
 def test_ingestion_function_logs(logs, target, source):
     """supabase functions logs ingest_ticketmaster --limit 50 ; ... ingest_eventbrite --limit 50"""

@@ -20,6 +20,7 @@ def test_database_port_accepts_tcp(db, net):
     assert result.ok, f"database port {host}:{port}: {result.error}; the server or the network to it is down"
 
 
+@pytest.mark.playbook("count(*) FROM pg_stat_activity GROUP BY state;")
 @pytest.mark.condition("connection_saturation")
 def test_no_application_hoards_connections(db, target):
     """SELECT state, count(*) FROM pg_stat_activity GROUP BY state; - and who holds them."""

@@ -12,6 +12,7 @@ from scenescout_ir.rules import check_slow
 pytestmark = pytest.mark.comprehensive
 
 
+@pytest.mark.playbook("./scripts/app-health-check.mjs --detailed")
 @pytest.mark.condition("slow_site")
 def test_identify_the_slow_component(site, db, target):
     """./scripts/app-health-check.mjs --detailed"""

@@ -20,6 +20,7 @@ def _port(base_url: str) -> int:
     return parts.port or (443 if parts.scheme == "https" else 80)
 
 
+@pytest.mark.playbook("curl -I [direct IP if known]")
 @pytest.mark.condition("complete_outage")
 def test_something_listens_on_the_site_port(site, http, net):
     """curl -I [direct IP if known]: is anything listening at each address the host resolves to?"""
@@ -43,6 +44,7 @@ def test_tls_certificate_is_valid(site, net):
         raise Finding("partial_outage", f"the certificate of {site.host} expires in {result.expires_in_days:.1f} days")
 
 
+@pytest.mark.playbook("nginx -t && systemctl status nginx")
 @pytest.mark.condition("complete_outage")
 def test_the_application_answers_behind_the_proxy(site, target):
     """nginx -t && systemctl status nginx: a proxy's 502/503/504 means the application behind it is down."""
@@ -61,6 +63,7 @@ def test_the_application_answers_behind_the_proxy(site, target):
     )
 
 
+@pytest.mark.playbook('ps aux | grep -E "(node|npm|supabase)"', "ps aux | grep node", "systemctl status [service-name]")
 @pytest.mark.condition("complete_outage")
 def test_application_processes_run(target, net):
     """ps aux | grep node ; systemctl status [service-name]: on the application host only."""

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..evidence import Evidence
 from ..outcomes import CouldNotRun
+from ..signatures import top_signatures
 
 BLOCK = 64 * 1024
 
@@ -243,6 +244,11 @@ def _evidence(scan: LogScan) -> Evidence:
     )
     shown = scan.errors[-30:]
     body = "\n".join(f">> {line.text[:500]}" for line in shown)
+    patterns = top_signatures(line.text for line in scan.errors)  # grep -i error | uniq -c | sort -nr, done right
+    if patterns:
+        body = "error patterns (count, message with numbers, ids and times masked):\n" + "\n".join(
+            f"{count:>7} {sig}" for sig, count in patterns) + ("\n\nthe latest errors:\n" + body if body else "")
     return Evidence("log", f"errors in {scan.path.name}", head + ("\n\n" + body if body else ""),
-                    {"path": str(scan.path), "lines": scan.lines, "errors": scan.error_count,
-                     "bytes_read": scan.bytes_read, "file_size": scan.file_size, "timestamped": scan.timestamped})
+                    {"path": str(scan.path), "file": scan.path.name, "lines": scan.lines, "errors": scan.error_count,
+                     "bytes_read": scan.bytes_read, "file_size": scan.file_size, "timestamped": scan.timestamped,
+                     "signatures": [[sig, count] for sig, count in patterns]})

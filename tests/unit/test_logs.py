@@ -169,3 +169,21 @@ def test_matching_lines_are_kept_as_evidence(tmp_path):
     path = write_log(tmp_path / "a.log", [f"{iso(NOW)} INFO ok", f"{iso(NOW)} ERROR payment failed"])
     LogReader(seen.append).scan(path, 900, 1 << 16, now=NOW + 1)
     assert ">> " in seen[0].text and "payment failed" in seen[0].text and "INFO ok" not in seen[0].text
+
+
+def test_the_error_patterns_are_counted_as_the_playbooks_uniq_c_sort_nr_meant(tmp_path):
+    """grep -i error | awk '{print $1, $2}' | uniq -c | sort -nr groups by date and time (every line its own
+    group); the evidence groups by what the error says, numbers and ids masked, most frequent first."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 30))
+    lines = [f"{stamp} ERROR upstream ticketmaster answered 429 after {100 + i} ms" for i in range(6)]
+    lines += [f"{stamp} ERROR psycopg.OperationalError: connection to 10.0.0.{i}:5432 refused" for i in range(2)]
+    lines += [f"{stamp} INFO ingested {i} events" for i in range(10)]
+    log = tmp_path / "application.log"
+    log.write_text("\n".join(lines) + "\n")
+    kept = []
+    LogReader(kept.append).scan(log, 900, 1 << 20)
+    (evidence,) = kept
+    assert evidence.data["signatures"] == [["upstream ticketmaster answered <n> after <n> ms", 6],
+                                           ["psycopg.OperationalError: connection to <ip> refused", 2]]
+    assert "      6 upstream ticketmaster answered <n> after <n> ms" in evidence.text

@@ -24,7 +24,7 @@ FROM events;
 for i in {1..10}; do
   curl -o /dev/null https://scenescout.app/
 done | awk '{sum+=$1} END {print "Average:", sum/NR}'
-cat >> incidents/x.log << EOF
+cat >> incidents/incident-x.log << EOF
 $(date): INCIDENT RESOLVED
 EOF
 ping -c 3 8.8.8.8
@@ -41,7 +41,7 @@ def test_commands_are_whole_commands_with_their_purpose_and_section():
     found = commands(SAMPLE)
     assert [c.first_line for c in found] == [
         'psql $DATABASE_URL -c "SELECT 1;" || echo "DATABASE DOWN"', 'psql $DATABASE_URL -c "',
-        "for i in {1..10}; do", "cat >> incidents/x.log << EOF", "ping -c 3 8.8.8.8"]
+        "for i in {1..10}; do", "cat >> incidents/incident-x.log << EOF", "ping -c 3 8.8.8.8"]
     assert [c.purpose for c in found[:2]] == ["Database connectivity", "Check event ingestion status"]
     assert found[1].text.endswith('FROM events;\n"') and found[1].section == "Initial Response"
     assert found[2].text.endswith("sum/NR}'") and found[3].text.endswith("EOF")
