@@ -3,7 +3,8 @@ blocking chains, the database's efficiency counters, and whether the freshness q
 
 Run them with ``pytest -m performance``. They are read-only and bounded: the response-time samples are
 sequential unless ``performance.concurrency`` says otherwise, stop at the first answer over the SEV2 line
-or that fails, and stay within ``performance.sample_budget_s`` per endpoint.
+or that fails, or once the endpoint's verdict cannot change, and stay within ``performance.sample_budget_s``
+per endpoint and within what is left of the run's budget.
 """
 
 import contextlib

@@ -2,7 +2,10 @@
 
 A bounded number of GETs per endpoint, sequential unless configured otherwise, with a total time budget;
 sampling stops at once when the first answer is already over the SEV2 line or fails, so a struggling site
-is asked once, not ten times. Each request gets its own longer read bound (the SEV2 line plus 2 s) so an
+is asked once, not ten times; it also stops once the endpoint's verdict is settled (:func:`settled`: e.g. two
+answers of 2.5 s of ten planned keep the p95 over the SLO whatever the other eight take) and when the whole
+run's time budget cannot hold another sample. The evidence says how many samples were taken and why it stopped.
+Each request gets its own longer read bound (the SEV2 line plus 2 s) so an
 answer over 10 s can be measured at all: the HTTP probe's usual read timeout is shorter than that line.
 
 Total time of one endpoint's samples: at most ``sample_budget_s``, or one request's bound
