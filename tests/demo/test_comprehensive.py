@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.demo.faults import SOURCES
-from tests.demo_support import run_suite, targets_file
+from tests.demo_support import prove, run_suite, targets_file
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -98,6 +98,7 @@ def test_a_truncated_bundle_is_no_events_on_home_with_the_syntax_error_a_screens
     healthy_stack.inject("script_broken")
     run = comprehensive("-k", "test_browser", targets=targets(workdir, healthy_stack, "browser"), workdir=workdir)
     assert run.severity == "SEV2" and run.exit_code == 1, run.output
+    prove("script_broken", run)
     home = finding(run, "test_page_renders_events[/]")
     assert home["condition"] == "Partial system outage"
     assert "0 cards with content (.event-card)" in home["summary"] and "SyntaxError" in home["summary"]
@@ -116,6 +117,7 @@ def test_a_secondary_route_answering_500_is_one_sev3_from_the_http_and_the_brows
     run = comprehensive("-k", "test_browser or route_answers", targets=targets(workdir, healthy_stack, "browser"),
                         workdir=workdir)
     assert run.severity == "SEV3", run.output  # the same symptom, one severity (critical_routes: "/" only)
+    prove("route_500", run)
     route = finding(run, "test_route_answers[/map]")
     assert (route["condition"], route["severity"]) == ("Non-critical feature failures", "SEV3")
     page = finding(run, "test_page_renders_events[/map]")
@@ -152,6 +154,7 @@ def test_broken_images_are_cosmetic_only_not_request_errors(healthy_stack, workd
     run = comprehensive("-k", "test_no_broken_images or test_no_console_or_request_errors",
                         targets=targets(workdir, healthy_stack, "browser"), workdir=workdir)
     assert run.severity == "SEV4", run.output
+    prove("broken_image", run)
     assert {f["condition_key"] for f in run.findings()} == {"cosmetic"}, run.output
     assert "24 of 24 images broken" in finding(run, "test_no_broken_images[/discover]")["summary"]
     assert "/static/img/missing/" in finding(run, "test_no_broken_images[/]")["summary"]
@@ -186,6 +189,7 @@ def test_an_upstream_api_failing_is_a_single_source_failure(healthy_stack, workd
     healthy_stack.inject(fault, source=vendor)
     run = comprehensive("-k", "test_upstream", targets=targets(workdir, healthy_stack, "upstream"), workdir=workdir)
     assert run.severity == "SEV2", run.output
+    prove(fault, run, source=vendor)
     assert [f["check"] for f in run.findings()] == [f"test_upstream_api[{vendor}]"]  # the others still answer
     found = finding(run, f"test_upstream_api[{vendor}]")
     assert found["condition_key"] == condition_key and words in found["summary"]
@@ -242,6 +246,8 @@ def test_each_recovery_fault_gives_its_severity(healthy_stack, workdir, fault, p
     healthy_stack.inject(fault, **params)
     run = comprehensive("-k", "test_recovery", targets=targets(workdir, healthy_stack, "recovery"), workdir=workdir)
     assert run.severity == severity, run.output
+    if fault == "source_disabled":  # job_failing is proven by triage (test_ingestion_jobs.py)
+        prove(fault, run)
     assert finding(run, check)["condition_key"] == condition_key
 
 
@@ -293,6 +299,7 @@ def test_each_integrity_fault_gives_its_severity(healthy_stack, workdir, fault, 
     healthy_stack.inject(fault)
     run = comprehensive("-k", "test_integrity", targets=targets(workdir, healthy_stack, "integrity"), workdir=workdir)
     assert run.severity == severity, run.output
+    prove(fault, run)
     assert [f["check"] for f in run.findings()] == [check]
     assert words in finding(run, check)["summary"]
 
@@ -306,6 +313,7 @@ def test_deleted_events_are_data_loss_against_the_last_healthy_baseline(healthy_
     healthy_stack.inject("events_deleted", ratio=0.5)
     lost = comprehensive("-k", "test_integrity", targets=where, workdir=workdir)
     assert lost.severity == "SEV1", lost.output
+    prove("events_deleted", lost)
     summary = finding(lost, "test_no_data_loss_since_baseline")["summary"]
     assert f"rows lost since the baseline of {written['taken_at']}: public.events has" in summary
     assert "limit: 20%" in summary

@@ -3,7 +3,8 @@ its cause. Each check is shown failing on the fault it targets and passing on th
 
 import pytest
 
-from tests.demo_support import run_suite, targets_file, wait_for
+from fixtures.demo.drills import EXPECTED
+from tests.demo_support import prove, run_suite, targets_file, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -17,32 +18,19 @@ def test_a_healthy_stack_gives_ok_and_every_check_passes(demo_stack, demo_target
     assert run.verdict["footprint"]["db_connections"] <= 2
 
 
-@pytest.mark.parametrize(
-    ("fault", "params", "severity", "check", "condition"),
-    [
-        ("app_down", {}, "SEV1", "test_site_reachable", "Complete system outage"),
-        ("app_hanging", {}, "SEV1", "test_site_reachable", "Complete system outage"),
-        ("api_5xx", {}, "SEV2", "test_health_endpoint[/api/health]", "Partial system outage"),
-        ("db_stopped", {}, "SEV2", "test_database_connectivity", "Database connection problems"),
-        ("db_hanging", {}, "SEV2", "test_database_connectivity", "Database connection problems"),
-        ("source_stale", {"source": "meetup"}, "SEV2", "test_ingestion_freshness[meetup]", "Single API source failure"),
-        ("all_sources_stale", {}, "SEV1", "test_ingestion_freshness[ticketmaster]",
-         "Major data ingestion failure affecting all sources"),
-        ("connection_saturation", {}, "SEV2", "test_connection_saturation", "Database connection problems"),
-        ("log_error_burst", {}, "SEV3", "test_recent_log_errors[application.log]", "High error rates in logs"),
-        ("slow_responses", {"seconds": 2.5}, "SEV3", "test_site_reachable", "Minor performance issues"),
-    ],
-)
-def test_each_fault_gives_its_severity_and_names_its_cause(
-    healthy_stack, demo_targets, workdir, fault, params, severity, check, condition
-):
-    healthy_stack.inject(fault, **params)
+EMERGENCY_FAULTS = [f for f, e in EXPECTED.items()
+                    if e.marker == "emergency" and f not in ("stuck_transaction", "blocking_lock", "job_failing")]
+
+
+@pytest.mark.parametrize("fault", EMERGENCY_FAULTS)
+def test_each_fault_gives_its_severity_and_names_its_cause(healthy_stack, demo_targets, workdir, fault):
+    """The severity, the finding and the probable cause of fixtures/demo/drills.py EXPECTED (the detection matrix)."""
+    healthy_stack.inject(fault, **EXPECTED[fault].params)
     run = run_suite(targets=demo_targets, workdir=workdir)
-    assert run.severity == severity, run.output
-    assert run.findings(check), f"{check} did not find {fault}:\n{run.output}"
-    assert condition in [f["condition"] for f in run.findings()], run.output
+    prove(fault, run)
+    assert run.severity == EXPECTED[fault].severity and f"VERDICT: {run.severity}" in run.output, run.output
     assert run.exit_code == 1
-    assert f"VERDICT: {severity}" in run.output
+    assert "Probable cause: " in run.output
 
 
 def test_a_stuck_transaction_is_found_with_its_pid_and_age(healthy_stack, demo_targets, workdir):
@@ -51,6 +39,7 @@ def test_a_stuck_transaction_is_found_with_its_pid_and_age(healthy_stack, demo_t
         "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
         " AND now() - state_change > interval '1.5 s'")[0][0] > 0, "an idle transaction older than 1.5 s")
     run = run_suite(targets=demo_targets, workdir=workdir)
+    prove("stuck_transaction", run)
     (finding,) = run.findings("test_stuck_transactions")
     assert run.severity in ("SEV2", "SEV3") and finding["severity"] == "SEV3"
     assert "idle in transaction" in finding["summary"] and "pg_sleep" in finding["summary"]
@@ -62,6 +51,7 @@ def test_a_blocking_lock_names_who_blocks_whom(healthy_stack, demo_targets, work
         "SELECT count(*) FROM pg_locks WHERE NOT granted AND now() - waitstart > interval '1.5 s'")[0][0] > 0,
         "a lock wait older than 1.5 s")
     run = run_suite(targets=demo_targets, workdir=workdir)
+    prove("blocking_lock", run)
     (finding,) = run.findings("test_blocking_locks")
     assert run.severity in ("SEV2", "SEV3")
     assert "waiting" in finding["summary"] and "UPDATE api_configurations" in finding["summary"]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from fixtures.demo.__main__ import main as demo_main
-from tests.demo_support import SuiteRun, prod_targets_file, run_suite, targets_file, wait_for
+from tests.demo_support import SuiteRun, prod_targets_file, prove, run_suite, targets_file, wait_for
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -124,6 +124,8 @@ def test_each_shared_fault_gives_its_severity_on_both_flavours(flavoured, batch)
         check = check.format(app_log=APP_LOG[flavoured.name])
         assert found.get(check) == condition, f"{check}: expected {condition!r}:\n{run.output}"
     assert run.exit_code == 1
+    if len(faults) == 1:
+        prove(faults[0][0], run, flavoured.name)
 
 
 def test_the_data_api_answering_500_is_a_partial_outage(flavoured):
@@ -131,6 +133,7 @@ def test_the_data_api_answering_500_is_a_partial_outage(flavoured):
     run = flavoured.run()
     assert run.severity == "SEV2", run.output
     assert "Partial system outage" in conditions(run).values(), run.output
+    prove("api_5xx", run, flavoured.name)
 
 
 LATEST_RUNS_FAILED = {  # the last 3 runs of meetup's job failed, in each flavour's names
@@ -149,6 +152,7 @@ def test_a_source_whose_last_runs_failed_is_a_single_source_failure_in_emergency
     meetup = [f for f in run.findings() if "meetup" in f["check"] or "meetup" in f["summary"]]
     assert any(f["condition"] == "Single API source failure" and "429 Too Many Requests" in f["summary"]
                for f in meetup), run.output
+    prove("job_failing", run, flavoured.name)
 
 
 # --- the prod flavour's own shape ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from fixtures.demo.faults import SOURCES
-from tests.demo_support import run_suite, targets_file
+from tests.demo_support import prove, run_suite, targets_file
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -37,6 +37,7 @@ def test_a_source_whose_vendor_answers_429_is_a_source_failure_while_its_events_
     healthy_stack.inject("job_failing", source="eventbrite")  # returns once its last 3 runs failed
     run = run_suite(targets=demo_targets, workdir=workdir)
     assert run.severity == "SEV2", run.output
+    prove("job_failing", run, source="eventbrite")
     found = finding(run, "test_ingestion_job_runs[eventbrite]")
     assert found["condition"] == "Single API source failure" and found["condition_key"] == "source_jobs_failing"
     assert found["summary"].startswith("ingest_eventbrite failed its last 3 runs (latest ")

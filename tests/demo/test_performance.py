@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo_support import run_suite, targets_file, wait_for
+from tests.demo_support import prove, run_suite, targets_file, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -78,6 +78,7 @@ def test_a_slow_statement_is_named_from_pg_stat_statements(healthy_stack, demo_t
                     workdir=rundir(workdir, "statements"))
     (finding,) = run.findings("test_slow_statements")
     assert run.severity == "SEV3" and finding["condition"] == "Minor performance issues", run.output
+    prove("slow_query", run)
     assert "pg_sleep" in finding["summary"] and "over 1000 ms on average" in finding["summary"]
 
 
@@ -117,6 +118,7 @@ def test_a_deadlock_since_the_previous_run_is_a_database_efficiency_finding(heal
     during = run_suite(*args, targets=demo_targets, workdir=where)
     (finding,) = during.findings("test_database_efficiency")
     assert during.severity == "SEV3" and finding["condition"] == "Minor performance issues", during.output
+    prove("deadlock", during)
     assert "1 deadlock (limit: 0)" in finding["summary"] and "since the previous run" in finding["summary"]
     after = run_suite(*args, targets=demo_targets, workdir=where)  # the counter does not go back: a delta of 0
     assert after.severity == "OK", after.output
@@ -130,6 +132,7 @@ def test_a_missing_freshness_index_is_found_in_the_plan(healthy_stack, demo_targ
                     workdir=rundir(workdir, "index"))
     (finding,) = run.findings("test_freshness_query_uses_an_index")
     assert run.severity == "SEV3" and finding["condition"] == "Minor performance issues", run.output
+    prove("index_missing", run)
     assert "Seq Scan on events" in finding["summary"]
     assert "CREATE INDEX CONCURRENTLY events_source_created_at_idx ON events (source, created_at)" in finding["summary"]
 
