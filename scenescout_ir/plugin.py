@@ -156,6 +156,8 @@ class Suite:
         self.planned = 0  # checks selected to run
         self.budget_s = self.target.budget.comprehensive_s  # the run's time budget, decided at collection
         self._previous_sigterm = _sigterm_is_an_interrupt(self)
+        self._previous_sigint: Any = None
+        self._finishing = False
 
     # --- redaction -----------------------------------------------------------------------------------
     @property
@@ -288,12 +290,17 @@ class Suite:
     def pytest_unconfigure(self) -> None:
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
+        if self._previous_sigint is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             self.config.workeroutput["scenescout_footprint"] = self.own_footprint()  # type: ignore[attr-defined]
             return
         self._add_footprint(self.own_footprint())
+        self._finishing = True  # from here a signal no longer interrupts: the verdict and the kept run are whole
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigint = signal.signal(signal.SIGINT, lambda signum, frame: None)
         if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # a run stopped half-way is never OK
             self.interrupted = self.interrupted or "an interruption"
         if not self.records and not self.interrupted:
@@ -367,6 +374,8 @@ def _sigterm_is_an_interrupt(suite: Suite) -> Any:
         return None
 
     def on_sigterm(signum: int, frame: Any) -> None:
+        if suite._finishing:  # writing the verdict and the kept run: they are finished, not cut in half
+            return
         suite.interrupted = suite.interrupted or "SIGTERM"
         raise KeyboardInterrupt("SIGTERM")
 

@@ -411,6 +411,9 @@ def test_two_runs_sharing_reports_each_keep_only_their_own_results(scratch):
         checks = {json.loads(p.read_text())["name"] for p in (run_dir / "allure-results").glob("*-result.json")}
         names.append({n for n in checks if not n.startswith("VERDICT")})
     assert sorted(names, key=sorted) == [{"test_first_run"}, {"test_second_run"}]
+    reports = scratch.path / "reports"  # the verdict file is whole, the last run's (replaced atomically)
+    assert json.loads((reports / "verdict.json").read_text())["counts"]["total"] == 1
+    assert not [p.name for p in reports.iterdir() if p.name.startswith(".")]  # no temporary file left behind
     latest = scratch.path / "reports" / "allure-results"  # the newest kept run's: the first, ending last
     assert latest.resolve() == (kept[0] if names[0] == {"test_first_run"} else kept[1]).joinpath(
         "allure-results").resolve()

@@ -83,3 +83,31 @@ def test_an_interrupted_run_is_interrupted_never_ok(tmp_path, hung_site, sig, sa
     text = log.read_text()
     assert f"Investigation findings: VERDICT: INTERRUPTED - stopped by {said}" in text
     assert "VERDICT: OK" not in text and "VERDICT: SEV" not in text
+
+
+def test_a_signal_while_the_verdict_is_written_does_not_cut_it_in_half(pytester, monkeypatch):
+    """Once the run is over and its verdict, kept run and incident line are being written, SIGTERM and a
+    second Ctrl-C no longer interrupt: what is written is whole."""
+    monkeypatch.setenv(incident.INCIDENTS_ENV, str(pytester.path / "incidents"))
+    monkeypatch.setenv("SCENESCOUT_SLACK_WEBHOOK", "")
+    pytester.makeconftest(
+        'import os, signal\n'
+        'pytest_plugins = ("scenescout_ir.plugin", "scenescout_ir.allure_evidence", "fixtures.target")\n'
+        'def pytest_scenescout_verdict(verdict, config):\n'
+        '    os.kill(os.getpid(), signal.SIGTERM)\n'
+        '    os.kill(os.getpid(), signal.SIGINT)\n'
+    )
+    pytester.makefile(".toml", targets='[targets.local]\nbase_url = "http://127.0.0.1:9"\nhost_checks = false\n')
+    pytester.makepyfile(test_checks=(
+        "import pytest\n"
+        "@pytest.mark.emergency\n"
+        "@pytest.mark.condition('memory')\n"
+        "def test_fine():\n"
+        "    pass\n"
+    ))
+    result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["VERDICT: OK", "*verdict written to*", "run kept in *"])
+    (kept,) = (pytester.path / "reports" / "runs").iterdir()
+    assert kept.name.endswith("-OK") and json.loads((kept / "verdict.json").read_text())["severity"] == "OK"
+    assert len(list((kept / "allure-results").glob("*-result.json"))) == 2  # the check's and the verdict's
