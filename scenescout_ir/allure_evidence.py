@@ -316,8 +316,12 @@ def table_csv(columns: list[Any], rows: list[Any]) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Take allure-pytest's --alluredir before its own pytest_configure reads it."""
+    from .plugin import active
+
     if not hasattr(config.option, "allure_report_dir"):
         return  # allure-pytest disabled (-p no:allure_pytest)
+    if not active(config):
+        return  # another project's run: allure-pytest as it is
     explicit = config.option.allure_report_dir
     root = Path(str(config.rootpath))
     if explicit:

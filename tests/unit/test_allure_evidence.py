@@ -14,7 +14,7 @@ from scenescout_ir import incident
 from scenescout_ir.allure_evidence import categories, log_html, playbook_url, section_anchor, table_csv
 from scenescout_ir.conditions import CONDITIONS, PLAYBOOK
 
-CONFTEST = 'pytest_plugins = ("scenescout_ir.plugin", "scenescout_ir.allure_evidence", "fixtures.target")\n'
+CONFTEST = ""  # the plugin comes from its pytest11 entry point
 SECRET = "tm-live-key-7f3a9c"
 PLAYBOOK_URL = "https://wiki.example/oncall/incident-response-playbook.md"
 TARGETS = """

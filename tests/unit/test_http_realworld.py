@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.browser import DEFAULT_CHROMIUM
-from fixtures.target import Site
+from scenescout_ir.browser_fixtures import DEFAULT_CHROMIUM
+from scenescout_ir.fixtures import Site
 from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
 from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
