@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from scenescout_ir.browser_fixtures import DEFAULT_CHROMIUM
-from scenescout_ir.fixtures import Site
 from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
+from scenescout_ir.fixtures import Site
 from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
 from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence, join_url, short_url
