@@ -274,6 +274,10 @@ def test_environment_executor_and_the_verdict_are_written_after_the_run(scratch)
     assert verdict["status"] == "failed" and labels(verdict, "epic") == ["Run verdict"]
     assert "test_database_fails" in verdict["descriptionHtml"]
     assert {a["name"] for a in verdict["attachments"]} == {"Verdict", "verdict.json"}
+    # the probable cause on the overview (the environment widget) and first in the verdict's description
+    cause = json.loads((scratch.path / "reports" / "verdict.json").read_text())["probable_causes"][0]
+    assert values["probable_cause"] == f"{cause['component']}: {cause['finding']}"
+    assert f"<p><b>Probable cause</b></p><ol><li><b>{cause['component']}</b>" in verdict["descriptionHtml"]
 
 
 def test_each_run_replaces_the_results_and_is_kept_under_runs(scratch, monkeypatch):
