@@ -1,6 +1,2 @@
-"""Registers the suite's plugins; nothing else lives here."""
-
-pytest_plugins = (
-    "scenescout_ir.plugin", "scenescout_ir.allure_evidence", "scenescout_ir.watch", "fixtures.target",
-    "fixtures.browser",
-)
+"""The checkout's own pytest settings: none beyond pyproject.toml. The suite is the `scenescout_ir.plugin`
+pytest plugin, registered by its pytest11 entry point when the package is installed (make install)."""

@@ -316,8 +316,12 @@ def table_csv(columns: list[Any], rows: list[Any]) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Take allure-pytest's --alluredir before its own pytest_configure reads it."""
+    from .plugin import active
+
     if not hasattr(config.option, "allure_report_dir"):
         return  # allure-pytest disabled (-p no:allure_pytest)
+    if not active(config):
+        return  # another project's run: allure-pytest as it is
     explicit = config.option.allure_report_dir
     root = Path(str(config.rootpath))
     if explicit:
@@ -501,9 +505,17 @@ class AllureEvidence:
             f"<td>{e(f.check)}</td><td>{e(f.summary)}</td><td>{e(f.next_step)}</td></tr>"
             for f in verdict.findings
         )
+        causes = "".join(
+            f"<li><b>{e(c['component'])}</b>: {e(c['condition'])} ({e(c['severity'])}) - {e(c['finding'])}"
+            + (f"; symptoms: {e(', '.join(c['symptoms']))}" if c["symptoms"] else "") + "</li>"
+            for c in verdict.probable_causes)
+        changes = "".join(f"<li>{e(c['text'])}</li>" for c in verdict.changes)
         result.descriptionHtml = (
             f"<p><b>{e(verdict.headline)}</b> ({e(verdict.target)}, {e(verdict.base_url)}; "
             f"{e(verdict.started_at)} to {e(verdict.finished_at)})</p>"
+            + (f"<p><b>Probable cause</b></p><ol>{causes}</ol>" if causes else "")
+            + (f"<p><b>Changed since the last healthy run ({e(str(verdict.changes_since))})</b></p><ul>{changes}</ul>"
+               if changes else "")
             + (f"<table><tr><th>Severity</th><th>Component</th><th>Condition</th><th>Check</th>"
                f"<th>What it saw</th><th>Next step (playbook)</th></tr>{rows}</table>" if rows else
                "<p>No findings.</p>")
@@ -519,10 +531,13 @@ class AllureEvidence:
 
 
 def environment(config: pytest.Config, verdict: Verdict) -> dict[str, str]:
+    cause = verdict.probable_causes[0] if verdict.probable_causes else None
     return {
         "target": verdict.target,
         "base_url": verdict.base_url,
         "verdict": verdict.headline,
+        "probable_cause": f"{cause['component']}: {cause['finding']}" if cause else "none",
+        "changed_since_last_healthy_run": "; ".join(c["text"] for c in verdict.changes[:3]) or "nothing recorded",
         "started_at": verdict.started_at,
         "finished_at": verdict.finished_at,
         "run_by": f"{_user()}@{socket.gethostname()}",

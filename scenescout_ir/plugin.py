@@ -27,6 +27,9 @@ from .outcomes import Blind, ConfigError, CouldNotRun, Finding
 from .redact import Redactor, safe_dsn
 from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, CheckRecord, Verdict, assemble
 
+# Registered with this module, early enough for their options (the pytest11 entry point loads this one).
+pytest_plugins = ("scenescout_ir.allure_evidence", "scenescout_ir.watch")
+
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
 DEFAULT_VERDICT_FILE = "reports/verdict.json"
@@ -68,10 +71,39 @@ MARKERS = (
 )
 
 
+# Registered with the suite when it is active, after every entry point (so the browser fixtures extend
+# pytest-playwright's): the check fixtures, the browser fixtures, the Allure evidence and the watch mode.
+_PARTS = ("scenescout_ir.fixtures", "scenescout_ir.browser_fixtures")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
+    if not active(config):  # another project in the same environment: the suite stays out of its way
+        config.pluginmanager.register(Dormant(), "scenescout_ir.suite")
+        return
     config.pluginmanager.register(Suite(config), "scenescout_ir.suite")
+    for name in _PARTS:
+        config.pluginmanager.import_plugin(name)
+
+
+def active(config: pytest.Config) -> bool:
+    """The suite works in this run when it has a targets file to read (the default one, or one named by
+    --targets-file / $SCENESCOUT_TARGETS_FILE) or a target named; otherwise it is dormant."""
+    given = config.getoption("targets_file") != DEFAULT_TARGETS_FILE or config.getoption("target") != DEFAULT_TARGET
+    return given or option_path(config, "targets_file").is_file()
+
+
+class Dormant:
+    """No targets file and none asked for: nothing is loaded, unless a check is collected."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        if any(is_check(item) for item in items):
+            raise pytest.UsageError(
+                f"{DEFAULT_TARGETS_FILE} not found here or in the project root: create it (see README.md, "
+                "'Configuration') or pass --targets-file PATH"
+            )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -121,7 +153,8 @@ def option_path(config: pytest.Config, name: str) -> Path:
 
 def suite(config: pytest.Config) -> Suite:
     plugin = config.pluginmanager.get_plugin("scenescout_ir.suite")
-    assert isinstance(plugin, Suite)
+    if not isinstance(plugin, Suite):
+        raise pytest.UsageError(f"{DEFAULT_TARGETS_FILE} not found: create it or pass --targets-file PATH")
     return plugin
 
 

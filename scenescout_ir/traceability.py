@@ -139,7 +139,9 @@ def _collect_here() -> list[dict[str, Any]]:
 
     collector = _Collector()
     with contextlib.redirect_stdout(io.StringIO()) as captured:
-        code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", "checks", "scenarios"],
+        # the package is imported already (this module): pytest cannot rewrite its plugin's asserts, and says so
+        code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider",
+                            "-W", "ignore::pytest.PytestAssertRewriteWarning", "checks", "scenarios"],
                            plugins=[collector])
     if code not in (0, 5):
         raise SystemExit(f"pytest could not collect the checks (exit {code}): {captured.getvalue()[-500:]}")

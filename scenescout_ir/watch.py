@@ -9,6 +9,7 @@ ends with ``RECOVERED at <time> (SEVn for <duration>)``. Ctrl-C ends it cleanly,
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -157,7 +158,7 @@ class Watch:
     def _loop(self) -> int:
         start = self.clock()
         self.write(f"watching every {_duration(self.every)} until OK {self.ok_runs} runs in a row "
-                   f"(at most {_duration(self.limit)}): pytest {' '.join(self.args)}")
+                   f"(at most {_duration(self.limit)}): pytest {shlex.join(self.args)}")
         state: State | None = None
         worst: str | None = None
         first_bad: float | None = None

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -192,8 +194,8 @@ def prod_targets_file(directory: Path, stack: Any, *, sections: dict[str, dict[s
 
 # --- the detection matrix: every fault of the demo stack, proven by the tests that inject it ------------------
 
-DETECTIONS: list[dict[str, Any]] = []  # one row per fault proven in this session
 MATRIX_FILE = ROOT / "docs" / "detection-matrix.md"
+DETECTIONS_DIR = TMP / "detections"  # one JSON file per proven fault: xdist workers write, the controller reads
 
 
 def prove(fault: str, run: SuiteRun, flavour: str = "default", *, source: str | None = None) -> dict[str, Any]:
@@ -216,7 +218,8 @@ def prove(fault: str, run: SuiteRun, flavour: str = "default", *, source: str | 
     row = {"fault": fault, "flavour": flavour, "marker": expected.marker, "verdict": run.severity,
            "finding": f"{found[0]['check']}: {found[0]['summary']}", "cause": expected.cause,
            "seconds": float(run.verdict.get("duration_s", 0.0))}
-    DETECTIONS.append(row)
+    DETECTIONS_DIR.mkdir(parents=True, exist_ok=True)
+    (DETECTIONS_DIR / f"{os.getpid()}-{time.monotonic_ns()}.json").write_text(json.dumps(row))
     return row
 
 
@@ -253,11 +256,17 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        shutil.rmtree(DETECTIONS_DIR, ignore_errors=True)  # this session's proofs only
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """docs/detection-matrix.md, rewritten when this session proved every fault (a whole `make test`)."""
     from fixtures.demo.drills import EXPECTED
 
-    proven = {r["fault"] for r in DETECTIONS if r["flavour"] == "default"}
-    if hasattr(session.config, "workerinput") or not proven >= set(EXPECTED):
+    if hasattr(session.config, "workerinput"):
         return
-    MATRIX_FILE.write_text(render_matrix(DETECTIONS))
+    rows = [json.loads(p.read_text()) for p in sorted(DETECTIONS_DIR.glob("*.json"))] if DETECTIONS_DIR.is_dir() else []
+    if {r["fault"] for r in rows if r["flavour"] == "default"} >= set(EXPECTED):
+        MATRIX_FILE.write_text(render_matrix(rows))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import socket
 import stat
@@ -505,3 +506,23 @@ def test_stop_leaves_no_process_and_is_idempotent(stack: DemoStack) -> None:
     stack.stop()
     with pytest.raises(DemoNotRunning):
         stack.info()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs PostgreSQL as another user")
+def test_a_stack_in_a_home_other_users_cannot_enter_keeps_its_cluster_where_postgres_can() -> None:
+    """A clone under /root (0700): the demo's cluster lives under /var/tmp/scenescout-demo/, nothing is chmod-ed."""
+    from fixtures.demo.postgres import OUTSIDE, cluster_home
+
+    home = Path(tempfile.mkdtemp(prefix="scenescout-home-"))  # 0700, root's, outside the project like /root
+    state_dir = home / "clone" / ".demo"
+    state_dir.mkdir(parents=True)
+    stack = DemoStack(state_dir)
+    try:
+        info = stack.start()
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700  # not opened up
+        assert (cluster_home(state_dir) / "pgdata").is_dir() and cluster_home(state_dir).parent == OUTSIDE
+        assert requests.get(info.base_url + "/api/health", timeout=10).json()["database"] == "up"
+    finally:
+        stack.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    assert not cluster_home(state_dir).exists()

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -33,79 +34,22 @@ OWN, BACKEND, THIRD_PARTY = "own", "backend", "third_party"
 QUIET_MS = 500  # the network counts as settled after this long without a fetch/XHR (Playwright's networkidle)
 ABORTED = "net::ERR_ABORTED"  # cancelled by the page itself (navigation away, AbortController): not a failure
 
+def _script(name: str) -> str:
+    """A page script from probes/js/ (kept as JavaScript, loaded by name as queries/*.sql are)."""
+    return resources.files("scenescout_ir.probes").joinpath(f"js/{name}.js").read_text(encoding="utf-8")
+
+
 # Installed in every page before its own scripts: counts fetch/XHR in flight, so "the page has settled"
 # is a condition the page can answer instead of a fixed wait.
-NETWORK_TRACKER = """
-(() => {
-  if (window.__scenescoutNet) return;
-  const net = window.__scenescoutNet = { inflight: 0, last: performance.now() };
-  const begin = () => { net.inflight += 1; net.last = performance.now(); };
-  const end = () => { net.inflight = Math.max(0, net.inflight - 1); net.last = performance.now(); };
-  const fetch = window.fetch;
-  if (fetch) {
-    window.fetch = function (...args) {
-      begin();
-      let pending;
-      try { pending = fetch.apply(this, args); } catch (error) { end(); throw error; }
-      return pending.then((response) => { end(); return response; }, (error) => { end(); throw error; });
-    };
-  }
-  const send = XMLHttpRequest.prototype.send;
-  XMLHttpRequest.prototype.send = function (...args) {
-    begin();
-    this.addEventListener("loadend", end, { once: true });
-    return send.apply(this, args);
-  };
-})();
-"""
+NETWORK_TRACKER = _script("network_tracker")
 
 # True once the page shows what it is going to show: cards with text (and their images done), or, for
 # a page that renders none, once no fetch/XHR has been in flight for QUIET_MS.
-SETTLED = """
-({ selector, quietMs, needCards }) => {
-  const images = Array.from(document.images).filter((img) => img.loading !== "lazy" || img.complete);
-  if (document.readyState !== "complete" || !images.every((img) => img.complete)) return false;
-  const net = window.__scenescoutNet;
-  const quiet = !net || (net.inflight === 0 && performance.now() - net.last >= quietMs);
-  if (!needCards) return quiet ? "quiet" : false;
-  const cards = Array.from(document.querySelectorAll(selector)).some((c) => c.textContent.trim() !== "");
-  return cards ? "cards" : quiet ? "quiet" : false;
-}
-"""
+SETTLED = _script("settled")
 
-SNAPSHOT = """
-({ selector, main, nav }) => {
-  const visible = (el) => !!el && el.getClientRects().length > 0;
-  const cards = Array.from(document.querySelectorAll(selector));
-  const filled = cards.filter((c) => c.textContent.trim() !== "");
-  const entry = performance.getEntriesByType("navigation")[0];
-  return {
-    title: document.title.trim(),
-    main: visible(document.querySelector(main)),
-    nav: visible(document.querySelector(nav)),
-    cards: filled.length,
-    emptyCards: cards.length - filled.length,
-    sample: filled.length ? filled[0].innerText.replace(/\\s+/g, " ").trim().slice(0, 160) : "",
-    pageText: filled.length ? "" : (document.querySelector(main) || document.body).innerText
-      .replace(/\\s+/g, " ").trim().slice(0, 200),
-    images: Array.from(document.images).map((img) => ({
-      src: img.currentSrc || img.src, complete: img.complete, naturalWidth: img.naturalWidth,
-      lazy: img.loading === "lazy",
-    })),
-    timings: entry ? {
-      ttfb_s: entry.responseStart / 1000,
-      dom_content_loaded_s: entry.domContentLoadedEventEnd / 1000,
-      load_s: entry.loadEventEnd / 1000,
-    } : {},
-  };
-}
-"""
+SNAPSHOT = _script("snapshot")
 
-NAV_LINKS = """
-(nav) => Array.from(document.querySelectorAll(nav + " a[href]")).map((a) => ({
-  text: a.textContent.trim(), href: a.getAttribute("href"), url: a.href,
-}))
-"""
+NAV_LINKS = _script("nav_links")
 
 
 def origin_of(url: str) -> str:

@@ -105,8 +105,25 @@ class Database:
         self._connectivity: Connectivity | None = None
         self._dead: str | None = None  # why every later query is refused at once
         self._lock = threading.Lock()
+        self._quiet = threading.local()  # set in the background connection: its evidence waits for a check
+        self._deferred: list[Evidence] = []
         self.connections_opened = 0
         self.statements_run = 0
+
+    def prefetch(self) -> None:
+        """Start connecting now, in the background: the first check that needs the database gets the result
+        (and the attempt's evidence) without waiting for it again."""
+        def connect() -> None:
+            self._quiet.active = True
+            self.connectivity()
+
+        threading.Thread(target=connect, name="scenescout-ir-db-prefetch", daemon=True).start()
+
+    def _note(self, evidence: Evidence) -> None:
+        if getattr(self._quiet, "active", False):
+            self._deferred.append(evidence)
+        else:
+            self._record(evidence)
 
     # --- the connection ----------------------------------------------------------------------------
     def connectivity(self) -> Connectivity:
@@ -119,6 +136,10 @@ class Database:
                                   f"{self._connectivity.error}")
                 elif not self._connectivity.ok:
                     self._dead = f"database unreachable: {self._connectivity.error}"
+            if not getattr(self._quiet, "active", False):
+                deferred, self._deferred = self._deferred, []
+                for evidence in deferred:  # the background connection's, to the first check that asks
+                    self._record(evidence)
             return self._connectivity
 
     def _connect(self) -> Connectivity:
@@ -242,22 +263,22 @@ class Database:
             columns, rows = _run_with_deadline(execute, deadline)
         except TimeoutError:
             self._dead = f"the database stopped answering (no reply to {name} within {deadline:g} s)"
-            self._record(Evidence("sql", name, f"{text.strip()}\n\n-- no answer within {deadline:g} s"))
+            self._note(Evidence("sql", name, f"{text.strip()}\n\n-- no answer within {deadline:g} s"))
             raise CouldNotRun(self._dead) from None
         except psycopg.errors.QueryCanceled:
-            self._record(Evidence("sql", name, f"{text.strip()}\n\n-- cancelled by statement_timeout"))
+            self._note(Evidence("sql", name, f"{text.strip()}\n\n-- cancelled by statement_timeout"))
             raise CouldNotRun(
                 f"{name} exceeded statement_timeout ({self.timeouts.statement_s:g} s): the database is slow "
                 "or the query needs an index"
             ) from None
         except _SUITE_PROBLEMS as exc:
-            self._record(Evidence("sql", name, f"{text.strip()}\n\n-- {_first_line(exc)}"))
+            self._note(Evidence("sql", name, f"{text.strip()}\n\n-- {_first_line(exc)}"))
             raise CouldNotRun(f"{name}: {_first_line(exc)}") from None
         except psycopg.OperationalError as exc:
             self._dead = f"the database connection broke during {name}: {_first_line(exc)}"
             raise CouldNotRun(self._dead) from None
         elapsed = time.monotonic() - start
-        self._record(Evidence(
+        self._note(Evidence(
             "sql", name, f"{text.strip()}\n\n{table_text(columns, rows)}\n({elapsed * 1000:.1f} ms)",
             {"columns": columns, "rows": [[_plain(v) for v in row] for row in rows[:200]]},
         ))

@@ -132,7 +132,28 @@ class HttpProbe:
         self._slow: dict[str, tuple[float, str]] = {}  # host -> (seconds its first answer took, on which path)
         self._seen: set[str] = set()  # hosts that had their first request
         self._lock = threading.Lock()
+        self._prefetched: dict[tuple[str, tuple[tuple[str, str], ...]], concurrent.futures.Future[Any]] = {}
         self.requests_made = 0
+
+    def prefetch(self, requests: list[tuple[str, dict[str, str]]]) -> None:
+        """Start these GETs now, all at once, each with a first request's long wait (the run then waits for the
+        slowest of them once, not for their sum); a later ``get`` of the same URL and headers takes the result
+        instead of asking again, and records it as its own evidence."""
+        for url, headers in requests:
+            key = (url, tuple(sorted(headers.items())))
+            if key in self._prefetched:
+                continue
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self._prefetched[key] = future
+            # daemon threads: a run interrupted while they wait is not held up by them
+            threading.Thread(target=self._fetch_into, args=(future, url, dict(headers)),
+                             name="scenescout-ir-http-prefetch", daemon=True).start()
+
+    def _fetch_into(self, future: concurrent.futures.Future[Any], url: str, headers: dict[str, str]) -> None:
+        try:
+            future.set_result(self._exchange(url, headers, self.first_read_s, MAX_REDIRECTS))
+        except BaseException as exc:  # handed to the check that reads it
+            future.set_exception(exc)
 
     def close(self) -> None:
         self._session.close()
@@ -154,6 +175,21 @@ class HttpProbe:
         """One GET, following up to ``redirects`` redirects. ``read_s`` overrides the read timeout (the
         response-time sampler measures past 10 s); ``record=False`` leaves the evidence to the caller (a
         sampler records its samples as one table)."""
+        future = None
+        if read_s is None and redirects == MAX_REDIRECTS:
+            future = self._prefetched.pop((url, tuple(sorted((headers or {}).items()))), None)
+        if future is not None:
+            result, visited = future.result()
+        else:
+            result, visited = self._exchange(url, headers or {}, read_s, redirects)
+        if record:
+            self._record(_evidence(result, visited))
+        return result
+
+    def _exchange(
+        self, url: str, headers: dict[str, str], read_s: float | None, redirects: int,
+    ) -> tuple[HttpResult, list[str]]:
+        """The GET and the redirects it leads to: the result and the URLs visited."""
         start = time.monotonic()
         visited = [url]
         current = url
@@ -177,9 +213,7 @@ class HttpProbe:
             result = self._one(current, headers or {}, read_s)
         if len(visited) > 1:
             result = replace(result, url=url, final_url=current, elapsed_s=time.monotonic() - start)
-        if record:
-            self._record(_evidence(result, visited))
-        return result
+        return result, visited
 
     def _one(self, url: str, headers: dict[str, str], read_s: float | None) -> HttpResult:
         """One exchange with one host, using and updating what is known about that host."""

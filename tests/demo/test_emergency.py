@@ -1,6 +1,8 @@
 """`pytest -m emergency` against the demo stack: healthy gives OK, each fault gives its severity and names
 its cause. Each check is shown failing on the fault it targets and passing on the healthy stack."""
 
+import json
+
 import pytest
 
 from fixtures.demo.drills import EXPECTED
@@ -99,3 +101,15 @@ def test_no_secret_reaches_the_output_or_the_verdict(healthy_stack, demo_targets
     run = run_suite(targets=demo_targets, workdir=workdir)
     assert password not in run.output
     assert password not in (workdir / "verdict.json").read_text()
+
+
+def test_a_run_with_findings_says_what_changed_since_the_last_healthy_run(healthy_stack, demo_targets, workdir):
+    healthy = run_suite(targets=demo_targets, workdir=workdir)
+    assert healthy.severity == "OK" and healthy.verdict["fingerprint"]["endpoints"], healthy.output
+    healthy_stack.inject("log_error_burst")
+    run = run_suite(targets=demo_targets, workdir=workdir)
+    assert run.verdict["changes_since"] == healthy.verdict["fingerprint"]["taken_at"]
+    new = [c["text"] for c in run.verdict["changes"] if c["kind"] == "new_error"]
+    assert any(text.endswith("new in application.log") for text in new), run.verdict["changes"]
+    assert "Changed since the last healthy run" in run.output
+    assert healthy_stack.state_dir.name not in json.dumps(run.verdict["fingerprint"])  # no paths, no secrets

@@ -55,6 +55,7 @@ def test_some_runs_failing_while_events_flow_is_a_degradation(healthy_stack, dem
     healthy_stack.inject("job_flaky", source="songkick")  # every other round fails with a 429
     run = run_suite(targets=demo_targets, workdir=workdir)
     assert run.severity == "SEV3", run.output
+    prove("job_flaky", run, source="songkick")
     found = finding(run, "test_ingestion_job_runs[songkick]")
     assert (found["condition"], found["severity"]) == ("Single component degradation", "SEV3")
     assert "ingest_songkick is failing intermittently" in found["summary"] and "429" in found["summary"]

@@ -14,7 +14,7 @@ from scenescout_ir import incident
 from scenescout_ir.allure_evidence import categories, log_html, playbook_url, section_anchor, table_csv
 from scenescout_ir.conditions import CONDITIONS, PLAYBOOK
 
-CONFTEST = 'pytest_plugins = ("scenescout_ir.plugin", "scenescout_ir.allure_evidence", "fixtures.target")\n'
+CONFTEST = ""  # the plugin comes from its pytest11 entry point
 SECRET = "tm-live-key-7f3a9c"
 PLAYBOOK_URL = "https://wiki.example/oncall/incident-response-playbook.md"
 TARGETS = """
@@ -274,6 +274,10 @@ def test_environment_executor_and_the_verdict_are_written_after_the_run(scratch)
     assert verdict["status"] == "failed" and labels(verdict, "epic") == ["Run verdict"]
     assert "test_database_fails" in verdict["descriptionHtml"]
     assert {a["name"] for a in verdict["attachments"]} == {"Verdict", "verdict.json"}
+    # the probable cause on the overview (the environment widget) and first in the verdict's description
+    cause = json.loads((scratch.path / "reports" / "verdict.json").read_text())["probable_causes"][0]
+    assert values["probable_cause"] == f"{cause['component']}: {cause['finding']}"
+    assert f"<p><b>Probable cause</b></p><ol><li><b>{cause['component']}</b>" in verdict["descriptionHtml"]
 
 
 def test_each_run_replaces_the_results_and_is_kept_under_runs(scratch, monkeypatch):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.browser import DEFAULT_CHROMIUM, artifact_dir_name
+from scenescout_ir.browser_fixtures import DEFAULT_CHROMIUM, artifact_dir_name
 from scenescout_ir.config import Browser, Source, Target
 from scenescout_ir.probes.browser import (
     BACKEND,
@@ -156,7 +156,7 @@ def test_args(browser_type_launch_args, browser_context_args):
 
 
 def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_slowmo(pytester, monkeypatch):
-    pytester.makeconftest('pytest_plugins = ("scenescout_ir.plugin", "fixtures.target", "fixtures.browser")\n')
+    pytester.makeconftest("")  # the plugin comes from its entry point
     pytester.makefile(".toml", targets=SCRATCH_TARGETS)
     pytester.makepyfile(test_scratch=SCRATCH_TEST)
     monkeypatch.setenv("SCENESCOUT_CHROMIUM", "/opt/chromium/chrome")

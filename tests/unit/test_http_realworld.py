@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.browser import DEFAULT_CHROMIUM
-from fixtures.target import Site
+from scenescout_ir.browser_fixtures import DEFAULT_CHROMIUM
 from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
+from scenescout_ir.fixtures import Site
 from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
 from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence, join_url, short_url
@@ -327,3 +327,23 @@ def test_a_compressed_health_answer_is_read_decoded(stand_in_site):
     result = probe.get(site.url + "/health")
     assert result.ok and result.body == body.decode() and result.json() == {"status": "ok", "database": "up"}
     assert health_answer_problem(result) is None
+
+
+def test_prefetched_requests_are_sent_at_once_asked_once_and_recorded_by_the_check_that_reads_them(stand_in_site):
+    """Time to verdict = the slowest probe: the session's GETs start together (issue 11)."""
+    from tests.demo_support import wait_for
+
+    site = stand_in_site({}, default=Reply(200, b"ok", "text/plain", delay_s=5.0))
+    recorded = []
+    probe = HttpProbe(Timeouts(), recorded.append, Thresholds())
+    paths = ("/", "/health", "/api/health")
+    probe.prefetch([(site.url + p, {}) for p in paths])
+    # one after another, the second would arrive after the first's 5 s: all three are there before that
+    wait_for(lambda: len(site.requests) == 3, "the three requests to arrive together", timeout=4.0)
+    assert recorded == []  # nothing is evidence until a check reads it
+    results = [probe.get(site.url + p) for p in paths]
+    assert all(r.ok and r.body == "ok" for r in results)
+    assert len(site.requests) == 3 and probe.requests_made == 3  # not asked again
+    assert [e.data["url"] for e in recorded] == [site.url + p for p in paths]
+    probe.get(site.url + "/")  # a second read of the same URL asks anew
+    assert len(site.requests) == 4

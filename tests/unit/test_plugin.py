@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-CONFTEST = 'pytest_plugins = ("scenescout_ir.plugin", "fixtures.target")\n'
+CONFTEST = ""  # the plugin comes from its pytest11 entry point
 TARGETS = """
 [targets.local]
 base_url = "http://127.0.0.1:9"

@@ -1,0 +1,49 @@
+"""The suite is a pytest plugin registered by its pytest11 entry point: its options work in both forms from any
+directory with a targets file anywhere, and another project in the same environment does not notice it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(args, cwd):
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("form", ["space", "equals"])
+def test_a_targets_file_outside_the_checkout_from_another_directory(tmp_path, silent_server, form):
+    targets = tmp_path / "etc" / "targets.toml"
+    targets.parent.mkdir()
+    targets.write_text(f'[targets.outside]\nbase_url = "http://127.0.0.1:{silent_server}"\nlogs = []\n'
+                       'host_checks = false\n[targets.outside.timeouts]\nread_s = 1\n'
+                       '[targets.outside.thresholds]\nresponse_sev2_s = 1\n')
+    options = {"space": ["--targets-file", str(targets), "--target", "outside", "--verdict-file", "out/verdict.json"],
+               "equals": [f"--targets-file={targets}", "--target=outside", "--verdict-file=out/verdict.json"]}[form]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    verdict = elsewhere / "out" / "verdict.json"  # relative paths: from where pytest was invoked
+    done = run([str(ROOT / "checks" / "test_site.py"), "-m", "emergency", *options], cwd=elsewhere)
+    assert "unrecognized arguments" not in done.stderr
+    data = json.loads(verdict.read_text())
+    assert data["target"] == "outside" and data["severity"] == "SEV1", done.stdout[-2000:]
+    assert "rootdir: " + str(ROOT) in done.stdout  # the checkout's settings (pyproject.toml) apply
+
+
+def test_another_project_in_the_same_environment_does_not_notice_the_plugin(tmp_path):
+    (tmp_path / "test_theirs.py").write_text("def test_theirs(tmp_path):\n    assert tmp_path.exists()\n")
+    done = run(["-q"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VERDICT" not in done.stdout and "target:" not in done.stdout
+    assert not (tmp_path / "reports").exists()
+
+
+def test_a_check_run_without_any_targets_file_is_one_line(tmp_path):
+    done = run([str(ROOT / "checks" / "test_site.py"), "-m", "emergency", "--rootdir", str(tmp_path)], cwd=tmp_path)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "targets.toml not found" in done.stderr and "Traceback" not in done.stderr
