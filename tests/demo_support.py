@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -249,7 +250,7 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
     ]
     for key in sorted(by_fault, key=lambda k: (list(EXPECTED).index(k[0]), k[1])):
         row = by_fault[key]
-        finding = " ".join(row["finding"].split()).replace("|", "\\|")
+        finding = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", " ".join(row["finding"].split())).replace("|", "\\|")
         finding = finding if len(finding) <= 140 else finding[:139] + "…"
         out.append(f"| `{row['fault']}` | {row['flavour']} | `-m {row['marker']}` | {row['verdict']} | "
                    f"{row['cause']} | {finding} | {row['seconds']:.1f} s |")

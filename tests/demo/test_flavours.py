@@ -233,7 +233,9 @@ def test_start_with_the_prod_flavour_writes_a_targets_file_of_its_names(prod_sta
     assert "(prod flavour)" in out and "data API:" in out and "--target prod" in out
     target = load_targets(state_dir / "targets.toml")["prod"]
     assert (target.events.table, target.events.source_column) == ("scene_events", "provider")
-    assert target.integrity.job_success == "completed" and target.health_endpoints == ()
+    assert target.integrity.job_success == "completed"
+    assert target.health_endpoints == (f"{prod_stack.info().api_url}/rest/v1/",)  # the data API's, on its origin
+    assert target.backend_headers_env == {"apikey": "SCENESCOUT_DEMO_ANON_KEY"}
     assert [p.name for p in target.logs] == ["web.log", "ingest.log"] and all(p.exists() for p in target.logs)
     assert target.backend_origins == (prod_stack.info().api_url,)
     assert target.resolve_base_url() != target.backend_origins[0]  # another origin
