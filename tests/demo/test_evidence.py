@@ -170,7 +170,7 @@ def test_the_single_file_report_renders_in_chromium_with_the_failed_checks(healt
                        "blob:")) else (outside.append(route.request.url), route.abort()))
             page.goto(single.as_uri())
             expect(page.get_by_text(run.verdict["findings"][0]["severity"] + " - High - respond within 30 minutes",
-                                    exact=False).first).to_be_visible(timeout=15_000)
+                                    exact=False).first).to_be_visible(timeout=30_000)
             for check in failed:
                 expect(page.get_by_text(check, exact=True).first).to_be_visible()
             page.get_by_text("test_health_endpoint[/api/health]", exact=True).first.click()
