@@ -196,7 +196,9 @@ def prod_targets_file(directory: Path, stack: Any, *, sections: dict[str, dict[s
 # --- the detection matrix: every fault of the demo stack, proven by the tests that inject it ------------------
 
 MATRIX_FILE = ROOT / "docs" / "detection-matrix.md"
-DETECTIONS_DIR = TMP / "detections"  # one JSON file per proven fault: xdist workers write, the controller reads
+# per session: one JSON file per proven fault; xdist workers write, the controller reads
+DETECTIONS_DIR = TMP / "detections"
+_detections: list[Path] = []  # this session's directory (set in pytest_configure; a worker's comes from its controller)
 
 
 def prove(fault: str, run: SuiteRun, flavour: str = "default", *, source: str | None = None) -> dict[str, Any]:
@@ -219,8 +221,9 @@ def prove(fault: str, run: SuiteRun, flavour: str = "default", *, source: str | 
     row = {"fault": fault, "flavour": flavour, "marker": expected.marker, "verdict": run.severity,
            "finding": f"{found[0]['check']}: {found[0]['summary']}", "cause": expected.cause,
            "seconds": float(run.verdict.get("duration_s", 0.0))}
-    DETECTIONS_DIR.mkdir(parents=True, exist_ok=True)
-    (DETECTIONS_DIR / f"{os.getpid()}-{time.monotonic_ns()}.json").write_text(json.dumps(row))
+    here = _detections[-1] if _detections else DETECTIONS_DIR / "unconfigured"
+    here.mkdir(parents=True, exist_ok=True)
+    (here / f"{os.getpid()}-{time.monotonic_ns()}.json").write_text(json.dumps(row))
     return row
 
 
@@ -257,17 +260,24 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if not hasattr(session.config, "workerinput"):
-        shutil.rmtree(DETECTIONS_DIR, ignore_errors=True)  # this session's proofs only
+def pytest_configure(config: pytest.Config) -> None:
+    given = getattr(config, "workerinput", {}).get("scenescout_detections")
+    _detections.append(Path(given) if given else DETECTIONS_DIR / f"{os.getpid()}-{time.time_ns()}")
+
+
+def pytest_configure_node(node: Any) -> None:
+    """xdist: the workers write their proofs where this session reads them."""
+    node.workerinput["scenescout_detections"] = str(_detections[-1])
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """docs/detection-matrix.md, rewritten when this session proved every fault (a whole `make test`)."""
     from fixtures.demo.drills import EXPECTED
 
-    if hasattr(session.config, "workerinput"):
+    if hasattr(session.config, "workerinput") or not _detections:
         return
-    rows = [json.loads(p.read_text()) for p in sorted(DETECTIONS_DIR.glob("*.json"))] if DETECTIONS_DIR.is_dir() else []
+    here = _detections[-1]
+    rows = [json.loads(p.read_text()) for p in sorted(here.glob("*.json"))] if here.is_dir() else []
+    shutil.rmtree(here, ignore_errors=True)
     if {r["fault"] for r in rows if r["flavour"] == "default"} >= set(EXPECTED):
         MATRIX_FILE.write_text(render_matrix(rows))

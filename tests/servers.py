@@ -100,6 +100,11 @@ class Reply:
     encoding: str | None = None  # a Content-Encoding (the body is given already encoded)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that gave up mid-answer (what the slow and trickling tests want): not worth a traceback
+
+
 class StandInSite:
     """An HTTP/1.1 server on 127.0.0.1 answering each path as scripted; ``default`` for every other path
     (404 when None). Slow and trickling handlers end at once when the server is closed."""
@@ -149,7 +154,7 @@ class StandInSite:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.port: int = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)

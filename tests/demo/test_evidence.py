@@ -146,8 +146,9 @@ def chromium() -> str:
     return os.environ.get("SCENESCOUT_CHROMIUM", "").strip() or "/usr/bin/chromium"
 
 
-def test_the_single_file_report_renders_in_chromium_with_the_failed_checks(healthy_stack, here, demo_targets):
-    from playwright.sync_api import expect, sync_playwright
+def test_the_single_file_report_renders_in_chromium_with_the_failed_checks(healthy_stack, here, demo_targets,
+                                                                          playwright):
+    from playwright.sync_api import expect
 
     healthy_stack.inject("api_5xx")
     healthy_stack.inject("source_stale", source="songkick")
@@ -160,26 +161,26 @@ def test_the_single_file_report_renders_in_chromium_with_the_failed_checks(healt
     single = here / "report.html"
     assert [p.name for p in here.iterdir() if p.suffix == ".html"] == ["report.html"]
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium(), args=["--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            outside = []
-            # one self-contained file: nothing but the file itself is needed (its analytics script may try)
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:",
-                       "blob:")) else (outside.append(route.request.url), route.abort()))
-            page.goto(single.as_uri())
-            expect(page.get_by_text(run.verdict["findings"][0]["severity"] + " - High - respond within 30 minutes",
-                                    exact=False).first).to_be_visible(timeout=30_000)
-            for check in failed:
-                expect(page.get_by_text(check, exact=True).first).to_be_visible()
-            page.get_by_text("test_health_endpoint[/api/health]", exact=True).first.click()
-            expect(page.get_by_text("Category: SEV2 - High (respond: 30 minutes)")).to_be_visible()
-            expect(page.get_by_text("Playbook: Incident Classification / Severity 2")).to_be_visible()
-            expect(page.get_by_text("HTTP: GET /api/health -> 500", exact=False).first).to_be_visible()
-            page.screenshot(path=str(here / "report-screenshot.png"), full_page=True)
-        finally:
-            browser.close()
+    # pytest-playwright's session-wide Playwright: a second sync_playwright() in this process would fail
+    browser = playwright.chromium.launch(executable_path=chromium(), args=["--disable-gpu"])
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        outside = []
+        # one self-contained file: nothing but the file itself is needed (its analytics script may try)
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:",
+                   "blob:")) else (outside.append(route.request.url), route.abort()))
+        page.goto(single.as_uri())
+        expect(page.get_by_text(run.verdict["findings"][0]["severity"] + " - High - respond within 30 minutes",
+                                exact=False).first).to_be_visible(timeout=30_000)
+        for check in failed:
+            expect(page.get_by_text(check, exact=True).first).to_be_visible()
+        page.get_by_text("test_health_endpoint[/api/health]", exact=True).first.click()
+        expect(page.get_by_text("Category: SEV2 - High (respond: 30 minutes)")).to_be_visible()
+        expect(page.get_by_text("Playbook: Incident Classification / Severity 2")).to_be_visible()
+        expect(page.get_by_text("HTTP: GET /api/health -> 500", exact=False).first).to_be_visible()
+        page.screenshot(path=str(here / "report-screenshot.png"), full_page=True)
+    finally:
+        browser.close()
     assert all("googletagmanager" in url or "analytics" in url for url in outside), outside
 
 
