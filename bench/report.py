@@ -235,7 +235,10 @@ def render(results: dict[str, Any]) -> str:
         "",
         "Written by `make bench` (`python -m bench`; `python -m bench --only logs` re-measures one part). These "
         "are measurements of one machine, not timed tests: the test suite (`make test`) asserts behaviour, never "
-        "durations. The scripts are in `bench/`.",
+        "durations. The scripts are in `bench/`. The time to a verdict on deployments the demo is not (a site "
+        "answering in 11 s, one that never answers, a body trickling in, a hung database), the demo's emergency run "
+        "with its probes started together, and the cost of the probable cause and the changes are in "
+        "`docs/benchmarks-realworld.md` (`python -m bench.realworld`).",
         "",
     ]
     if "machine" in results:
