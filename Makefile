@@ -66,9 +66,9 @@ TEST_WORKERS ?= 3
 test: install chromium $(NODE_STAMP)
 	$(PY) -m pytest tests -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
-# The fast loop: the machinery's unit tests (no demo stack).
+# The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines.
 test-unit: install $(NODE_STAMP)
-	$(PY) -m pytest tests/unit -q -n 2
+	$(PY) -m pytest tests/unit -q -n 4 -m "not slow"
 
 # The kept runs (reports/runs/) as self-contained HTML reports; reports/report.html is the newest, to attach.
 report: install $(NODE_STAMP)

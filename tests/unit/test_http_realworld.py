@@ -257,6 +257,7 @@ def write_targets(directory: Path, base_url: str, sources: str = "", **keys: obj
 # --- 2. the emergency verdict under a slow and a hung site, as the on-call engineer runs it ---------------
 
 
+@pytest.mark.slow  # waits out the playbook's 10 s line, as a real run must
 def test_emergency_under_a_site_answering_in_11_s_is_sev2_not_an_outage(stand_in_site, rundir):
     site = stand_in_site(default=Reply(200, b'{"status": "ok"}', delay_s=11))
     started = time.monotonic()
@@ -269,6 +270,7 @@ def test_emergency_under_a_site_answering_in_11_s_is_sev2_not_an_outage(stand_in
     assert sorted(site.requests) == ["/", "/api/health", "/health"], run.output
 
 
+@pytest.mark.slow  # waits out the playbook's 10 s line, as a real run must
 def test_emergency_under_a_site_that_never_answers_is_sev1(silent_server, rundir):
     started = time.monotonic()
     run = run_suite("--target", "t", targets=write_targets(rundir, f"http://127.0.0.1:{silent_server}"),
@@ -279,6 +281,7 @@ def test_emergency_under_a_site_that_never_answers_is_sev1(silent_server, rundir
 
 
 
+@pytest.mark.slow  # waits out the playbook's 10 s line, as a real run must
 def test_emergency_under_a_site_trickling_its_bodies_ends_at_one_deadline(stand_in_site, rundir):
     """One byte a second: each check used to wait out pytest-timeout (60 s); now the first exchange stops at
     its deadline (3 s + 12 s) and the host counts as not answering for the rest."""
@@ -334,13 +337,13 @@ def test_prefetched_requests_are_sent_at_once_asked_once_and_recorded_by_the_che
     """Time to verdict = the slowest probe: the session's GETs start together (issue 11)."""
     from tests.demo_support import wait_for
 
-    site = stand_in_site({}, default=Reply(200, b"ok", "text/plain", delay_s=5.0))
+    site = stand_in_site({}, default=Reply(200, b"ok", "text/plain", delay_s=3.0))
     recorded = []
     probe = HttpProbe(Timeouts(), recorded.append, Thresholds())
     paths = ("/", "/health", "/api/health")
     probe.prefetch([(site.url + p, {}) for p in paths])
-    # one after another, the second would arrive after the first's 5 s: all three are there before that
-    wait_for(lambda: len(site.requests) == 3, "the three requests to arrive together", timeout=4.0)
+    # one after another, the second would arrive after the first's 3 s: all three are there before that
+    wait_for(lambda: len(site.requests) == 3, "the three requests to arrive together", timeout=2.5)
     assert recorded == []  # nothing is evidence until a check reads it
     results = [probe.get(site.url + p) for p in paths]
     assert all(r.ok and r.body == "ok" for r in results)
