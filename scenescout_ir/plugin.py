@@ -99,7 +99,9 @@ class Dormant:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        if any(is_check(item) for item in items):
+        ours = [Path(__file__).resolve().parents[1] / d for d in ("checks", "scenarios")]
+        if any(is_check(item) and any(Path(str(item.path)).resolve().is_relative_to(d) for d in ours)
+               for item in items):  # the suite's checks, not another project's tests marked "performance"
             raise pytest.UsageError(
                 f"{DEFAULT_TARGETS_FILE} not found here or in the project root: create it (see README.md, "
                 "'Configuration') or pass --targets-file PATH"
@@ -107,8 +109,10 @@ class Dormant:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything in emergency runs in comprehensive too: verifying a fix re-checks the triage."""
+    if not isinstance(config.pluginmanager.get_plugin("scenescout_ir.suite"), Suite):
+        return  # dormant: another project's markers named like ours are theirs
     for item in items:
         if item.get_closest_marker("emergency") and not item.get_closest_marker("comprehensive"):
             item.add_marker(pytest.mark.comprehensive)

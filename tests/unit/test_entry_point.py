@@ -47,3 +47,14 @@ def test_a_check_run_without_any_targets_file_is_one_line(tmp_path):
     done = run([str(ROOT / "checks" / "test_site.py"), "-m", "emergency", "--rootdir", str(tmp_path)], cwd=tmp_path)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR
     assert "targets.toml not found" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_another_projects_markers_named_like_ours_are_left_alone(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\nmarkers = ["condition(x): theirs"]\n')
+    (tmp_path / "test_theirs.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.performance\ndef test_a():\n    pass\n\n"
+        "@pytest.mark.condition('whatever they mean')\ndef test_b():\n    pass\n")
+    done = run(["-v"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.index("test_a") < done.stdout.index("test_b")  # their order, their condition marker
