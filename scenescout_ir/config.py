@@ -215,13 +215,6 @@ class Target:
             raise ConfigError(f"the demo stack's state {path} is incomplete: restart it (make demo)")
         return state
 
-    def url_for(self, endpoint: str) -> str:
-        """A health endpoint or route as configured: a path on the base URL, or a URL of its own (kept as written)."""
-        if endpoint.startswith(("http://", "https://")):
-            return endpoint
-        base = self.resolve_base_url()
-        return base.rstrip("/") + "/" + endpoint.lstrip("/") if endpoint else base
-
     def headers_for(self, url: str) -> dict[str, str]:
         """The headers a request to ``url`` carries: backend_headers_env's, for a backend origin (e.g. the data
         API's apikey); raises ConfigError naming the variable when one is not set."""
@@ -231,23 +224,29 @@ class Target:
             return {}
         headers = {}
         for header, env in self.backend_headers_env.items():
-            value = os.environ.get(env, "") or (str(self.demo_state().get("anon_key") or "") if self.is_demo else "")
+            value = self.env(env)
             if not value:
                 raise ConfigError(f"{env} is not set: export it (the {header} header {origin} expects; "
                                   f"targets.{self.name}.backend_headers_env)")
             headers[header] = value
         return headers
 
+    def env(self, name: str) -> str:
+        """An environment variable the target names; for the demo stack, also what it exports in stack.json's
+        ``env`` (as an operator would), when the variable is unset."""
+        value = os.environ.get(name, "").strip()
+        if not value and self.is_demo:
+            with contextlib.suppress(ConfigError):
+                value = str((self.demo_state().get("env") or {}).get(name) or "")
+        return value
+
     def secrets(self) -> list[str]:
         """Values that must never be shown: the DSN's password and the secret environment variables."""
         names = [*self.secret_env, self.dsn_env, *(s.api_key_env for s in self.sources if s.api_key_env),
                  *self.backend_headers_env.values()]
-        values = [os.environ.get(name, "") for name in names]
+        values = [self.env(name) for name in names]
         with contextlib.suppress(ConfigError):  # no DSN: nothing of it to hide
             values.append(self.resolve_dsn())
-        if self.is_demo and self.backend_headers_env:
-            with contextlib.suppress(ConfigError):
-                values.append(str(self.demo_state().get("anon_key") or ""))
         return [v for v in values if v]
 
 

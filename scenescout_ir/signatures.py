@@ -10,6 +10,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 _MASKS = (
     (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
@@ -35,15 +36,22 @@ def signature(line: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def json_record(text: str) -> dict[str, Any] | None:
+    """A JSON log line (pino, bunyan, ...) as a dict; None for a plain line or a broken one."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return None
+    try:
+        record = json.loads(stripped)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def _message(line: str) -> str:
     """A JSON (pino, bunyan) line's message and error, else the line."""
-    if not line.startswith("{"):
-        return line
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return line
-    if not isinstance(data, dict):
+    data = json_record(line)
+    if data is None:
         return line
     parts = [str(data.get(k)) for k in ("msg", "message") if data.get(k)]
     err = data.get("err") or data.get("error")

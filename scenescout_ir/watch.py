@@ -25,6 +25,7 @@ import pytest
 
 from .config import parse_duration
 from .outcomes import ConfigError
+from .redact import Redactor
 
 _OWN_OPTIONS = ("--watch", "--watch-ok", "--watch-max")
 
@@ -138,7 +139,8 @@ class Watch:
         finally:
             code, self._child = self._child.returncode, None
         if code not in (0, 1, 6) and err:
-            self.write(f"  (run exited {code}: {err.decode(errors='replace').strip().splitlines()[-1][:200]})")
+            last = err.decode(errors="replace").strip().splitlines()[-1][:200]
+            self.write(f"  (run exited {code}: {Redactor()(last)})")
         return code
 
     def _interrupt(self, signum: int, frame: Any) -> None:
@@ -158,7 +160,7 @@ class Watch:
     def _loop(self) -> int:
         start = self.clock()
         self.write(f"watching every {_duration(self.every)} until OK {self.ok_runs} runs in a row "
-                   f"(at most {_duration(self.limit)}): pytest {shlex.join(self.args)}")
+                   f"(at most {_duration(self.limit)}): pytest {Redactor()(shlex.join(self.args))}")
         state: State | None = None
         worst: str | None = None
         first_bad: float | None = None

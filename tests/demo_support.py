@@ -116,16 +116,21 @@ def _state_dir(name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def demo_stack() -> Iterator[Any]:
+def _running_stack(name: str, flavour: str = "default") -> Iterator[Any]:
+    """A demo stack of ``flavour`` in a throw-away state dir, started for the session and stopped after it."""
     from fixtures.demo import DemoStack
 
-    stack = DemoStack(_state_dir("stack"))
+    stack = DemoStack(_state_dir(name), flavour=flavour)
     stack.start()
     try:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_stack() -> Iterator[Any]:
+    yield from _running_stack("stack")
 
 
 @pytest.fixture
@@ -162,14 +167,7 @@ def wait_for(condition: Any, what: str, timeout: float = 15.0, every: float = 0.
 @pytest.fixture(scope="session")
 def prod_stack() -> Iterator[Any]:
     """The prod flavour: a static front end, a data API on another origin, pino logs, other table names."""
-    from fixtures.demo import DemoStack
-
-    stack = DemoStack(_state_dir("prod-stack"), flavour="prod")
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    yield from _running_stack("prod-stack", flavour="prod")
 
 
 @pytest.fixture

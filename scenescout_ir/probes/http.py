@@ -17,6 +17,7 @@ import requests
 
 from ..config import Thresholds, Timeouts
 from ..evidence import Evidence
+from ..fingerprint import deploy_version
 
 MAX_BODY = 64 * 1024
 MAX_REDIRECTS = 5  # followed as `curl -L` would, but bounded
@@ -369,8 +370,10 @@ def _evidence(result: HttpResult, visited: list[str] | None = None) -> Evidence:
         lines += [f"{k}: {v}" for k, v in result.headers.items()]
         excerpt = result.body[:1500] + ("..." if len(result.body) > 1500 else "")
         lines += ["", excerpt]
-    return Evidence(
-        "http", result.describe(), "\n".join(lines),
-        {"method": result.method, "url": result.url, "status": result.status,
-         "elapsed_s": round(result.elapsed_s, 4), "error": result.error, "final_url": result.final_url},
-    )
+    data: dict[str, Any] = {"method": result.method, "url": result.url, "status": result.status,
+                            "elapsed_s": round(result.elapsed_s, 4), "error": result.error,
+                            "final_url": result.final_url}
+    deploy = deploy_version(result.headers, result.body) if result.status is not None else {}
+    if deploy:  # what the answer says of the deployed version: the fingerprint compares it between runs
+        data["deploy"] = deploy
+    return Evidence("http", result.describe(), "\n".join(lines), data)

@@ -6,7 +6,6 @@ and JSON lines (pino's numeric levels: 50 error, 60 fatal; or a string ``level``
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from ..evidence import Evidence
 from ..outcomes import CouldNotRun
-from ..signatures import top_signatures
+from ..signatures import json_record, top_signatures
 
 BLOCK = 64 * 1024
 
@@ -69,13 +68,9 @@ class LogScan:
 def parse_line(text: str) -> LogLine:
     """One line's timestamp and whether it reports an error; never raises on odd input."""
     stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            record = json.loads(stripped)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            return LogLine(text, _json_time(record), _json_error(record))
+    record = json_record(stripped)
+    if record is not None:
+        return LogLine(text, _json_time(record), _json_error(record))
     match = _TIMESTAMP.match(stripped)
     at = _plain_time(match) if match else None
     error = bool(_PLAIN_ERROR.search(stripped) or _PLAIN_ERROR_CI.search(stripped))
@@ -88,7 +83,8 @@ def _json_time(record: dict[str, object]) -> float | None:
         if isinstance(value, bool):
             continue
         if isinstance(value, int | float):
-            return value / 1000.0 if value > 1e11 else float(value)  # pino: epoch milliseconds
+            seconds = value / 1000.0 if value > 1e11 else float(value)  # pino: epoch milliseconds
+            return seconds if 0 < seconds < 1e11 else None  # inf, nan, 1e400: no time, not "always recent"
         if isinstance(value, str):
             match = _TIMESTAMP.match(value)
             if match:

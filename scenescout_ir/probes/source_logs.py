@@ -6,7 +6,6 @@ Reads at most a bounded tail of the file (never the whole of a large log); plain
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from ..evidence import Evidence
 from ..outcomes import CouldNotRun
+from ..signatures import json_record
 from .logs import LogLine, parse_line
 
 TAIL_BYTES = 1024 * 1024  # the tail looked at, at most
@@ -78,16 +78,12 @@ def tail_mentions(path: Path, source: str, limit: int = 50, max_bytes: int = TAI
 def line_message(text: str) -> str:
     """What a log line says: a JSON line's msg (and its err.message), a plain line as it is."""
     stripped = text.strip()
-    if stripped.startswith("{"):
-        try:
-            record = json.loads(stripped)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            msg = str(record.get("msg") or record.get("message") or "")
-            err = record.get("err") or record.get("error")
-            detail = err.get("message") if isinstance(err, dict) else err
-            if detail and str(detail) not in msg:
-                msg = f"{msg}: {detail}" if msg else str(detail)
-            return " ".join(msg.split())[:300] or stripped[:300]
+    record = json_record(stripped)
+    if record is not None:
+        msg = str(record.get("msg") or record.get("message") or "")
+        err = record.get("err") or record.get("error")
+        detail = err.get("message") if isinstance(err, dict) else err
+        if detail and str(detail) not in msg:
+            msg = f"{msg}: {detail}" if msg else str(detail)
+        return " ".join(msg.split())[:300] or stripped[:300]
     return " ".join(stripped.split())[:300]

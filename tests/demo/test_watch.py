@@ -57,3 +57,14 @@ def test_ctrl_c_ends_the_watch_cleanly_with_the_last_state(healthy_stack, demo_t
         proc.kill()
     assert "watch interrupted after 1 runs: last verdict SEV2" in output.read_text()
     assert "Traceback" not in output.read_text()
+
+
+def test_the_watched_command_line_is_shown_without_its_credentials(tmp_path):
+    from scenescout_ir.watch import Watch
+
+    shown = []
+    watch = Watch(["-m", "emergency", "--base-url", "https://oncall:hunter2secret@scenescout.app"], 30.0, 2, 0.0,
+                  tmp_path / "verdict.json", cwd=tmp_path, write=shown.append)
+    watch._stop = True  # nothing to run: only the first line is written
+    assert watch.run() == 2
+    assert "hunter2secret" not in shown[0] and "scenescout.app" in shown[0]

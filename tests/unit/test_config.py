@@ -125,3 +125,25 @@ def test_durations(value, seconds):
 def test_bad_durations(value):
     with pytest.raises(ConfigError):
         parse_duration(value, "x")
+
+
+def test_a_demo_target_reads_what_its_stack_exports_when_the_variable_is_unset(tmp_path, monkeypatch):
+    """The demo stack exports its data API's key in stack.json's env, as an operator would export it; a variable
+    that is set wins, and either way the value is a secret."""
+    import json
+
+    from scenescout_ir.config import load_targets
+
+    stack = tmp_path / ".demo"
+    stack.mkdir()
+    (stack / "stack.json").write_text(json.dumps({"base_url": "http://127.0.0.1:1", "dsn": "postgresql://u:pw@h/db",
+                                                  "env": {"DEMO_KEY": "anon-from-stack"}}))
+    (tmp_path / "t.toml").write_text('[targets.demo]\nstack = ".demo"\nbackend_origins = ["http://127.0.0.1:2"]\n'
+                                     'backend_headers_env = { apikey = "DEMO_KEY" }\n')
+    target = load_targets(tmp_path / "t.toml")["demo"]
+    monkeypatch.delenv("DEMO_KEY", raising=False)
+    assert target.headers_for("http://127.0.0.1:2/rest/v1/") == {"apikey": "anon-from-stack"}
+    assert target.headers_for("http://127.0.0.1:1/health") == {}  # not a backend origin: no key sent
+    assert "anon-from-stack" in target.secrets()
+    monkeypatch.setenv("DEMO_KEY", "exported")
+    assert target.headers_for("http://127.0.0.1:2/rest/v1/") == {"apikey": "exported"}

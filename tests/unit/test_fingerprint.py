@@ -69,3 +69,28 @@ def test_a_fingerprint_is_saved_atomically_through_the_redactor(tmp_path):
          redact=lambda s: s.replace("hunter2", "***"))
     assert load(path) == {"endpoints": {"GET /": {"status": 200}}, "note": "***"}
     assert path.name == "prod_eu.json" and load(tmp_path / "missing.json") is None
+
+
+def test_a_deploy_that_changed_its_front_end_is_seen_from_what_the_site_sends(stand_in_site):
+    """A vite build's hashed assets and a version header, as a real front end sends them, through the HTTP
+    probe's own evidence: the next run's fingerprint says the front end changed."""
+    from scenescout_ir.config import Thresholds, Timeouts
+    from scenescout_ir.probes.http import HttpProbe
+    from tests.servers import Reply
+
+    def run(bundle: str, version: str) -> dict:
+        page = f'<script type="module" crossorigin src="/assets/index-{bundle}.js"></script>'.encode()
+        site = stand_in_site({"/": Reply(200, page, "text/html"),
+                              "/health": Reply(200, f'{{"status": "ok", "version": "{version}"}}'.encode())})
+        recorded = []
+        probe = HttpProbe(Timeouts(), recorded.append, Thresholds())
+        probe.get(site.url + "/")
+        probe.get(site.url + "/health")
+        records = [{"check": "test_site_reachable", "evidence": [{"kind": e.kind, "title": e.title, "text": e.text,
+                                                                   "data": e.data} for e in recorded]}]
+        return build(records, version)
+
+    before, after = run("4f9a1c2b", "1.4.2"), run("b7e3d901", "1.5.0")
+    texts = [c.text for c in diff(before, after) if c.kind == "version"]
+    assert any("front end assets changed: index-4f9a1c2b.js -> index-b7e3d901.js" in t for t in texts), texts
+    assert any("body version changed: 1.4.2 -> 1.5.0" in t for t in texts), texts

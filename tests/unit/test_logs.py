@@ -134,7 +134,8 @@ def test_a_file_that_cannot_be_opened_could_not_run(tmp_path, monkeypatch):
 @pytest.mark.parametrize("line", ["2026-11-26T20:41:43+9999 ERROR x", "0000-01-01T00:00:00 x",
                                   "0001-01-01T00:00:00 x", '{"time": 1e400}', '{"time": "2026-13-45T99:99:99Z"}'])
 def test_odd_timestamps_never_raise(line):
-    parse_line(line)
+    parsed = parse_line(line)
+    assert parsed.text == line and parsed.at is None  # an impossible time is no time, not a traceback
 
 
 def test_an_empty_file_has_no_errors(tmp_path):
