@@ -86,7 +86,7 @@ def build(records: Iterable[Mapping[str, Any]], taken_at: str) -> dict[str, Any]
                         fp["tables"][table.group(1).replace('"', "")] = int(row["row_count"])
                 elif title == "connection_saturation" and "max_connections" in row:
                     fp["database"]["max_connections"] = row["max_connections"]
-            elif kind == "log" and data.get("signatures"):
+            elif kind == "log" and "signatures" in data:  # a log read without errors is {}: read, and clean
                 name = str(data.get("file") or title.removeprefix("errors in "))
                 fp["errors"][name] = {sig: int(n) for sig, n in data["signatures"]}
     return fp
@@ -111,7 +111,9 @@ def diff(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
     since = f"since the last healthy run ({healthy.get('taken_at', '?')})"
     changes: list[Change] = []
     for log, sigs in (now.get("errors") or {}).items():
-        before = (healthy.get("errors") or {}).get(log, {})
+        if log not in (healthy.get("errors") or {}):
+            continue  # not read by the healthy run: nothing to compare with, nothing is "new"
+        before = healthy["errors"][log]
         for sig, count in sigs.items():
             if sig not in before:
                 changes.append(Change("new_error", f"{sig} x{count}, new in {log}", 100 + count))
@@ -146,6 +148,18 @@ def diff(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
         if old_db[key] != new_db[key]:
             changes.append(Change("database", f"database {key}: {old_db[key]} -> {new_db[key]}", 40))
     return sorted(changes, key=lambda c: -c.weight)
+
+
+def merge(last: Mapping[str, Any] | None, now: Mapping[str, Any]) -> dict[str, Any]:
+    """The new healthy fingerprint: this run's values over the last one's, so a healthy run of some checks only
+    (``-k``) does not forget what the others saw."""
+    merged: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in (last or {}).items()}
+    for key, value in now.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key].update(value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def fingerprint_file(reports_dir: Path, target: str) -> Path:

@@ -367,10 +367,10 @@ class Suite:
         path = fingerprint.fingerprint_file(self.verdict_file.parent, self.target.name)
         healthy_run = verdict.severity is None and not verdict.interrupted and not verdict.blind
         try:
-            if healthy_run and verdict.counts["passed"]:
-                fingerprint.save(path, fp, self.redact)
-                return replace(verdict, fingerprint=fp)
             last = fingerprint.load(path)
+            if healthy_run and verdict.counts["passed"]:
+                fingerprint.save(path, fingerprint.merge(last, fp), self.redact)
+                return replace(verdict, fingerprint=fp)
         except OSError:  # a fingerprint is a help, never a reason for a run to fail
             return replace(verdict, fingerprint=fp)
         if last is None or verdict.severity is None:

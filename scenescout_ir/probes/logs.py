@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from ..evidence import Evidence
 from ..outcomes import CouldNotRun
@@ -124,7 +125,7 @@ def _plain_time(match: re.Match[str]) -> float | None:
 class _Reader:
     """Lines from the end of a file towards its start within a byte budget, counting what it really read."""
 
-    def __init__(self, fh, size: int, budget: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, fh: BinaryIO, size: int, budget: int) -> None:
         self.fh, self.size, self.budget = fh, size, budget
         self.bytes_read = 0
         self.reached_file_start = False

@@ -94,3 +94,16 @@ def test_a_deploy_that_changed_its_front_end_is_seen_from_what_the_site_sends(st
     texts = [c.text for c in diff(before, after) if c.kind == "version"]
     assert any("front end assets changed: index-4f9a1c2b.js -> index-b7e3d901.js" in t for t in texts), texts
     assert any("body version changed: 1.4.2 -> 1.5.0" in t for t in texts), texts
+
+
+def test_a_log_the_healthy_run_did_not_read_has_nothing_new_and_a_partial_healthy_run_forgets_nothing():
+    from scenescout_ir.fingerprint import merge
+
+    clean = build([{"check": "l", "evidence": [{"kind": "log", "title": "errors in app.log", "text": "",
+                                               "data": {"file": "app.log", "signatures": []}}]}], "t0")
+    assert clean["errors"] == {"app.log": {}}  # read, and no errors: every error later is new
+    now = build(records(sigs=(("boom <n>", 9),)), "t1")
+    assert [c.text for c in diff(clean, now) if c.kind == "new_error"] == []  # application.log was never read
+    both = merge(clean, build(records(), "t2"))
+    assert set(both["errors"]) == {"app.log", "application.log"} and both["taken_at"] == "t2"
+    assert "boom <n> x9, new in application.log" in [c.text for c in diff(both, now)]
