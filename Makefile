@@ -60,11 +60,11 @@ docs: install
 	$(PY) -m scenescout_ir traceability
 
 # The suite's own tests: unit tests of the machinery and the checks against the demo stack with faults.
-# Three workers, a module each at a time (each worker its own demo stacks): most of the time is waiting on
+# Four workers, a test each at a time (each worker its own demo stacks): most of the time is waiting on
 # timeouts and hung stand-ins, not CPU. TEST_WORKERS=0 runs them in one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 test: install chromium $(NODE_STAMP)
-	$(PY) -m pytest tests -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest tests -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist load)
 
 # The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines.
 test-unit: install $(NODE_STAMP)
