@@ -1,4 +1,4 @@
-"""Time to verdict on deployments the demo stack is not: a site answering every request in 11 s, a site that
+"""Time to verdict on deployments the demo stack is not: a site answering every request in 10.5 s, a site that
 never answers, a body trickling one byte a second, a database that accepts connections and never answers.
 Also the cost of the probable cause and the changes since the last healthy run. Writes
 docs/benchmarks-realworld.md.
@@ -30,7 +30,7 @@ PAGE = b"<!doctype html><html><head><title>SceneScout</title></head><body><main>
 def scenarios() -> dict[str, dict[str, Any]]:
     """name -> how to start its stand-ins, and the verdict the playbook calls for."""
     return {
-        "site answering in 11 s": {"site": {"delay_s": 11.0}, "expect": "SEV2"},
+        "site answering in 10.5 s": {"site": {"delay_s": 10.5}, "expect": "SEV2"},
         "site never answering": {"silent_site": True, "expect": "SEV1"},
         "body trickling 1 byte/s": {"site": {"trickle_s": 1.0}, "expect": "SEV1"},
         "database hung": {"site": {}, "silent_db": True, "expect": "SEV2"},

@@ -21,7 +21,7 @@ from ..fingerprint import deploy_version
 
 MAX_BODY = 64 * 1024
 MAX_REDIRECTS = 5  # followed as `curl -L` would, but bounded
-FIRST_READ_MARGIN_S = 2.0  # the first request to a host waits this much past the playbook's SEV2 line
+FIRST_READ_MARGIN_S = 1.5  # the first request to a host waits this much past the playbook's SEV2 line
 CHUNK = 1024
 USER_AGENT = "scenescout-ir/0.1 (incident verification; read-only)"
 _SHORT_VALUE = 24  # a query value longer than this reads as "…" in a one-line description
@@ -110,7 +110,7 @@ class DnsResult:
 class HttpProbe:
     """GETs with connect and read timeouts and a total deadline; follows redirects (bounded); never retries.
 
-    The first request to a host waits long enough to see the playbook's SEV2 line (``response_sev2_s`` + 2 s),
+    The first request to a host waits long enough to see the playbook's SEV2 line (``response_sev2_s`` + 1.5 s),
     and what it learns is remembered for the run:
 
     - the host does not answer (refused, DNS, no answer in time, a body still arriving at the deadline):
