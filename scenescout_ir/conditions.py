@@ -7,7 +7,8 @@ A check names the condition its failure indicates (``@pytest.mark.condition("par
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 
@@ -55,6 +56,9 @@ class Condition:
     section: str  # the playbook section the next step comes from
     group: str | None = None  # checks whose failing *together* means something worse ...
     escalates_to: str | None = None  # ... namely this condition
+    # the limits its check compares against, name -> default: set in [targets.X.thresholds] like Thresholds'
+    # fields (numbers; a name ending in _s is a duration) and read with target.thresholds.limit(name)
+    limits: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
 
 
 _TABLE = (
@@ -294,6 +298,11 @@ _TABLE = (
 
 CONDITIONS: dict[str, Condition] = {c.key: c for c in _TABLE}
 UNCLASSIFIED = "unclassified"  # the condition of a failing check that names none (or an unknown one)
+
+
+def declared_limits() -> dict[str, float]:
+    """Every limit the conditions declare, name -> default."""
+    return {name: default for c in _TABLE for name, default in c.limits.items()}
 
 
 def condition(key: str) -> Condition:
