@@ -82,6 +82,19 @@ _TABLE = (
         "Common Incident Scenarios / Scenario 1: Complete Site Down",
     ),
     Condition(
+        "tls_certificate_expired", "Complete system outage", Severity.SEV1, "site",
+        "The site's TLS certificate has expired: browsers refuse every page and API clients fail. Renew it "
+        "(certbot renew, or the CDN's or host's certificate console), deploy it and reload the proxy "
+        "(nginx -t && systemctl reload nginx); then find why the automatic renewal did not run.",
+        "Incident Classification / Severity 1",
+    ),
+    Condition(
+        "tls_certificate_expiring", "Minor configuration issues", Severity.SEV4, "site",
+        "The site's TLS certificate expires soon: renew it before the date shown (certbot renew, or the CDN's "
+        "certificate console) and check that the automatic renewal runs.",
+        "Incident Classification / Severity 4", limits={"tls_expiry_days": 14},
+    ),
+    Condition(
         "slow_site", "Minor performance issues", Severity.SEV3, "site",
         "Scenario 4: identify the slow component (database statements, blocking queries, host load).",
         "Common Incident Scenarios / Scenario 4: Performance Degradation",

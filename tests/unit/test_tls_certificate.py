@@ -4,6 +4,7 @@ its own finding (SEV1), one expiring within thresholds.tls_expiry_days (14) a SE
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import ssl
 import subprocess
@@ -16,8 +17,11 @@ from typing import Any
 
 import pytest
 
-from scenescout_ir.config import Thresholds, Timeouts
+from scenescout_ir.config import Thresholds, Timeouts, load_target
+from scenescout_ir.fixtures import Site
+from scenescout_ir.outcomes import Finding
 from scenescout_ir.probes.http import HttpProbe, _evidence
+from tests.demo_support import _state_dir, run_suite
 
 FAST = Timeouts(connect_s=2.0, read_s=2.0, statement_s=1.0, dns_s=1.0)
 CA_CONFIG = """[ca]
@@ -122,6 +126,20 @@ def probe() -> HttpProbe:
     return HttpProbe(FAST, lambda e: None, Thresholds())
 
 
+def the_check() -> Callable[..., None]:
+    path = Path(__file__).parents[2] / "checks" / "test_site.py"
+    spec = importlib.util.spec_from_file_location("checks_test_site", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.test_tls_certificate_not_expiring  # type: ignore[no-any-return]
+
+
+def target_with(tmp_path: Path, url: str, thresholds: str = ""):  # noqa: ANN201
+    (tmp_path / "targets.toml").write_text(f'[targets.t]\nbase_url = "{url}/"\n[targets.t.thresholds]\n{thresholds}\n')
+    return load_target(tmp_path / "targets.toml", "t")
+
+
 # --- the probe -------------------------------------------------------------------------------------------------
 
 
@@ -150,3 +168,56 @@ def test_a_certificate_that_is_not_accepted_is_still_read_and_named_in_the_error
 
 def test_plain_http_has_no_certificate(stand_in_site):
     assert probe().get(stand_in_site({}).url + "/").tls is None
+
+
+# --- the check -------------------------------------------------------------------------------------------------
+
+
+def test_a_certificate_valid_past_the_limit_passes(https_site, tmp_path):
+    site = https_site(timedelta(days=365))
+    target = target_with(tmp_path, site.url)
+    the_check()(Site(target.base_url, probe(), target), target)
+
+
+def test_a_certificate_expiring_within_the_limit_is_a_finding_with_the_days_and_the_limit(https_site, tmp_path):
+    site = https_site(timedelta(days=3))
+    target = target_with(tmp_path, site.url)
+    with pytest.raises(AssertionError) as excinfo:
+        the_check()(Site(target.base_url, probe(), target), target)
+    assert not isinstance(excinfo.value, Finding)  # the check's own condition: tls_certificate_expiring (SEV4)
+    message = str(excinfo.value)
+    assert message.startswith("the TLS certificate of 127.0.0.1 expires in 3.0 days") and "(limit: 14 days)" in message
+    assert "subject CN=127.0.0.1, O=Stand-in" in message and "\n" not in message
+
+
+def test_the_limit_is_set_in_targets_toml(https_site, tmp_path):
+    site = https_site(timedelta(days=30))
+    the_check()(Site(site.url, probe(), target := target_with(tmp_path, site.url)), target)  # 30 > 14: fine
+    strict = target_with(tmp_path, site.url, "tls_expiry_days = 45")
+    with pytest.raises(AssertionError, match=r"expires in 30\.0 days \(limit: 45 days\)"):
+        the_check()(Site(site.url, probe(), strict), strict)
+
+
+def test_plain_http_is_not_applicable(stand_in_site, tmp_path):
+    url = stand_in_site({}).url
+    target = target_with(tmp_path, url)
+    with pytest.raises(pytest.skip.Exception, match="not applicable: .* is plain HTTP"):
+        the_check()(Site(target.base_url, probe(), target), target)
+
+
+def test_an_expired_certificate_is_a_sev1_finding_not_a_site_down(https_site):
+    """Through the real run: the expired certificate is the finding, with the playbook's next step."""
+    site = https_site(timedelta(days=-2))
+    rundir = _state_dir("tls")
+    try:
+        (rundir / "targets.toml").write_text(
+            f'[targets.t]\nbase_url = "{site.url}/"\ndsn_env = "SCENESCOUT_TEST_UNSET_DSN"\nhost_checks = false\n'
+            "logs = []\n")
+        run = run_suite("-m", "comprehensive", "-k", "test_tls_certificate_not_expiring", "--target", "t",
+                        targets=rundir / "targets.toml", workdir=rundir)  # trusting the stand-in (its env)
+        findings = run.findings("test_tls_certificate_not_expiring")
+        assert run.severity == "SEV1" and len(findings) == 1, run.output
+        assert findings[0]["condition_key"] == "tls_certificate_expired", findings
+        assert "the TLS certificate of 127.0.0.1 expired 2.0 days ago" in findings[0]["summary"]
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
