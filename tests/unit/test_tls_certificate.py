@@ -213,11 +213,32 @@ def test_an_expired_certificate_is_a_sev1_finding_not_a_site_down(https_site):
         (rundir / "targets.toml").write_text(
             f'[targets.t]\nbase_url = "{site.url}/"\ndsn_env = "SCENESCOUT_TEST_UNSET_DSN"\nhost_checks = false\n'
             "logs = []\n")
-        run = run_suite("-m", "comprehensive", "-k", "test_tls_certificate_not_expiring", "--target", "t",
-                        targets=rundir / "targets.toml", workdir=rundir)  # trusting the stand-in (its env)
+        run = run_suite("-m", "comprehensive or emergency", "-k",
+                        "test_tls_certificate_not_expiring or test_site_reachable or test_health_endpoint",
+                        "--target", "t", targets=rundir / "targets.toml", workdir=rundir)  # trusting the stand-in
         findings = run.findings("test_tls_certificate_not_expiring")
         assert run.severity == "SEV1" and len(findings) == 1, run.output
         assert findings[0]["condition_key"] == "tls_certificate_expired", findings
         assert "the TLS certificate of 127.0.0.1 expired 2.0 days ago" in findings[0]["summary"]
+        # the site checks say the same, not "SITE DOWN" (whose next step would be to restart the app)
+        assert {f["condition_key"] for f in run.findings()} == {"tls_certificate_expired"}, run.output
+        counts = run.verdict["counts"]
+        assert counts["failed"] == counts["total"] == run.verdict["planned"] > 1, run.output  # each check says it
+        assert "Renew it" in findings[0]["next_step"]
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+def test_the_site_checks_name_an_expired_certificate_not_an_outage(https_site):
+    """The emergency checks (which do not include the certificate check) see the same: a request refused for an
+    expired certificate is tls_certificate_expired (renew it), not a partial outage (restart the app)."""
+    from scenescout_ir.rules import check_slow
+
+    site = https_site(timedelta(days=-1))
+    result = probe().get(site.url + "/health")
+    with pytest.raises(Finding) as excinfo:
+        check_slow(result, Thresholds())
+    assert excinfo.value.condition == "tls_certificate_expired"
+    assert str(excinfo.value).startswith("/health: TLS certificate not accepted: certificate has expired (valid until")
+    fine = https_site(timedelta(days=365))
+    check_slow(probe().get(fine.url + "/health"), Thresholds())  # a good certificate: nothing to say
