@@ -83,7 +83,8 @@ class Thresholds:
         if name in self.declared:
             return self.declared[name]
         if name != "declared" and name in {f.name for f in fields(self)}:
-            return float(getattr(self, name))
+            value: float = getattr(self, name)
+            return value
         defaults = declared_limits()
         if name not in defaults:
             raise KeyError(f"no limit {name!r}: declare it in a Condition's limits (scenescout_ir/conditions.py)")

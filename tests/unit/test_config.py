@@ -336,3 +336,13 @@ def test_a_declared_limit_is_validated_like_the_fields(tmp_path, a_condition_wit
 def test_declared_limits_do_not_shadow_the_thresholds_fields():
     field_names = {f.name for f in fields(Target.__dataclass_fields__["thresholds"].default_factory())}
     assert not set(declared_limits()) & field_names
+
+
+def test_the_commented_production_example_is_valid_once_uncommented(tmp_path):
+    text = (Path(__file__).parents[2] / "targets.toml").read_text()
+    head, example = text.split("# A real deployment, commented out: uncomment and adapt.")
+    lines = [line[2:] if line.startswith("# ") else "" if line.startswith("#") else line
+             for line in example.splitlines()]
+    target = load_targets(write(tmp_path, head + "\n".join(lines)))["production"]
+    assert target.base_url == "https://scenescout.app" and target.sources[1].api_key_param == "token"
+    assert target.integrity.job_failure_runs == 3 and target.thresholds.log_window_s == 900
