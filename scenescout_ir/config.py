@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 from .conditions import declared_limits
@@ -30,6 +30,10 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 
 
+Kind = Literal["", "url", "url_or_path", "route", "sql_name", "env_name", "text", "file", "dir", "named_tables",
+               "condition_limits"]
+
+
 @dataclass(frozen=True)
 class Key:
     """How one targets.toml key is read, beyond what its field's type says (``Annotated[str, SQL]``).
@@ -40,8 +44,7 @@ class Key:
     dataclasses (a table). A Key on a tuple or dict applies to its items.
     """
 
-    kind: str = ""  # "url", "url_or_path", "route", "sql_name", "env_name", "text", "file", "dir", "named_tables",
-    #                 "condition_limits"; "" = what the type says
+    kind: Kind = ""  # "": what the type says
     at_least: float | None = None  # a count that must be at least this
     alias: str | None = None  # another accepted spelling of the key (the documented `max_age` of max_age_s)
     table_name: bool = False  # not a key: the name of the table it is read from (a target's, a source's)
