@@ -3,9 +3,11 @@
 Every user-facing endpoint down together is a complete outage (SEV1); one of them, a partial outage.
 """
 
+from urllib.parse import urlsplit
+
 import pytest
 
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.outcomes import CouldNotRun, Finding
 from scenescout_ir.rules import (
     check_response_time,
     check_slow,
@@ -65,3 +67,21 @@ def test_route_answers(site, target, route):
     if not result.ok:  # a critical route (critical_routes): partial outage; another one: a feature failure
         raise Finding(route_condition(target, route, "site"), f"{route} is failing: {result.describe()}")
     check_response_time(result, target.thresholds)
+
+
+@pytest.mark.comprehensive  # not emergency: an expired certificate already shows as SITE DOWN with its reason
+@pytest.mark.condition("tls_certificate_expiring")
+def test_tls_certificate_not_expiring(site, target):
+    """Verify Fix: the site's TLS certificate is valid for longer than thresholds.tls_expiry_days (14)."""
+    if urlsplit(site.base_url).scheme != "https":
+        pytest.skip(f"not applicable: {site.base_url} is plain HTTP (no TLS certificate)")
+    result = site.get("/")
+    certificate = result.tls
+    if certificate is None:
+        raise CouldNotRun(f"no TLS certificate to read: {result.describe()}")
+    days, limit = certificate.days_left(), target.thresholds.limit("tls_expiry_days")
+    if days <= 0:
+        raise Finding("tls_certificate_expired", f"the TLS certificate of {site.host} expired "
+                                                 f"{-days:.1f} days ago: {certificate.describe()}")
+    assert days > limit, (f"the TLS certificate of {site.host} expires in {days:.1f} days "
+                          f"(limit: {limit:g} days): {certificate.describe()}")

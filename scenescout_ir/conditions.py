@@ -7,7 +7,8 @@ A check names the condition its failure indicates (``@pytest.mark.condition("par
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 
@@ -55,6 +56,9 @@ class Condition:
     section: str  # the playbook section the next step comes from
     group: str | None = None  # checks whose failing *together* means something worse ...
     escalates_to: str | None = None  # ... namely this condition
+    # the limits its check compares against, name -> default: set in [targets.X.thresholds] like Thresholds'
+    # fields (numbers; a name ending in _s is a duration) and read with target.thresholds.limit(name)
+    limits: Mapping[str, float] = field(default_factory=dict, hash=False, compare=False)
 
 
 _TABLE = (
@@ -76,6 +80,19 @@ _TABLE = (
         "Scenario 1: the target's host name does not resolve: check the DNS records and the registrar, "
         "then whether the resolver of this machine works (nslookup against another resolver).",
         "Common Incident Scenarios / Scenario 1: Complete Site Down",
+    ),
+    Condition(
+        "tls_certificate_expired", "Complete system outage", Severity.SEV1, "site",
+        "The site's TLS certificate has expired: browsers refuse every page and API clients fail. Renew it "
+        "(certbot renew, or the CDN's or host's certificate console), deploy it and reload the proxy "
+        "(nginx -t && systemctl reload nginx); then find why the automatic renewal did not run.",
+        "Incident Classification / Severity 1",
+    ),
+    Condition(
+        "tls_certificate_expiring", "Minor configuration issues", Severity.SEV4, "site",
+        "The site's TLS certificate expires soon: renew it before the date shown (certbot renew, or the CDN's "
+        "certificate console) and check that the automatic renewal runs.",
+        "Incident Classification / Severity 4", limits={"tls_expiry_days": 14},
     ),
     Condition(
         "slow_site", "Minor performance issues", Severity.SEV3, "site",
@@ -294,6 +311,11 @@ _TABLE = (
 
 CONDITIONS: dict[str, Condition] = {c.key: c for c in _TABLE}
 UNCLASSIFIED = "unclassified"  # the condition of a failing check that names none (or an unknown one)
+
+
+def declared_limits() -> dict[str, float]:
+    """Every limit the conditions declare, name -> default."""
+    return {name: default for c in _TABLE for name, default in c.limits.items()}
 
 
 def condition(key: str) -> Condition:

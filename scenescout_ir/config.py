@@ -12,11 +12,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from .conditions import declared_limits
 from .outcomes import ConfigError
 
 DEFAULT_TARGETS_FILE = "targets.toml"
@@ -24,6 +26,40 @@ DEFAULT_TARGET = "demo"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SQL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+Kind = Literal["", "url", "url_or_path", "route", "sql_name", "env_name", "text", "file", "dir", "named_tables",
+               "condition_limits"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """How one targets.toml key is read, beyond what its field's type says (``Annotated[str, SQL]``).
+
+    Every field of Target and its sections is a key of targets.toml, read by one reader (``_read``) from its
+    type: bool, int and float (never negative; a name ending in ``_s`` is a duration: 30, "30s", "5m"), str
+    (non-empty), Path, ``X | None``, ``tuple[X, ...]`` (a list), ``dict[str, X]`` (a table) and the section
+    dataclasses (a table). A Key on a tuple or dict applies to its items.
+    """
+
+    kind: Kind = ""  # "": what the type says
+    at_least: float | None = None  # a count that must be at least this
+    alias: str | None = None  # another accepted spelling of the key (the documented `max_age` of max_age_s)
+    table_name: bool = False  # not a key: the name of the table it is read from (a target's, a source's)
+
+
+URL = Key("url")  # an http(s) URL with a host
+URL_OR_PATH = Key("url_or_path")  # a path on the target's base URL ("/health") or a URL of its own
+ROUTE = Key("route")  # a path starting with "/"
+SQL = Key("sql_name")  # a table or column name ("events", "public.events")
+ENV = Key("env_name")  # the name of an environment variable
+TEXT = Key("text")  # any string, empty too
+FILE = Key("file")  # a file, relative to the demo stack's state dir or else to the targets file's directory
+DIR = Key("dir")  # a directory, relative to the targets file's directory
+NAMED_TABLES = Key("named_tables")  # [X.sources] ticketmaster = { ... }: one table per item, named by its key
+TABLE_NAME = Key(table_name=True)
 
 
 @dataclass(frozen=True)
@@ -42,6 +78,20 @@ class Thresholds:
     load_per_core: float = 2.0
     response_slo_s: float = 2.0
     response_sev2_s: float = 10.0  # the playbook's SEV2 line: ">10 seconds response time"
+    # the limits the conditions table declares (Condition.limits), as set in [targets.X.thresholds]
+    declared: Annotated[dict[str, float], Key("condition_limits")] = field(default_factory=dict)
+
+    def limit(self, name: str) -> float:
+        """A limit by name: one of the fields above, or one a condition declares (set here, or its default)."""
+        if name in self.declared:
+            return self.declared[name]
+        if name != "declared" and name in {f.name for f in fields(self)}:
+            value: float = getattr(self, name)
+            return value
+        defaults = declared_limits()
+        if name not in defaults:
+            raise KeyError(f"no limit {name!r}: declare it in a Condition's limits (scenescout_ir/conditions.py)")
+        return defaults[name]
 
 
 @dataclass(frozen=True)
@@ -54,10 +104,10 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Source:
-    name: str
-    max_age_s: float = 1800.0
-    upstream_url: str | None = None  # the vendor API, e.g. https://app.ticketmaster.com/discovery/v2/events.json
-    api_key_env: str | None = None  # the environment variable holding its key (never shown)
+    name: Annotated[str, TABLE_NAME]
+    max_age_s: Annotated[float, Key(alias="max_age")] = 1800.0
+    upstream_url: Annotated[str | None, URL_OR_PATH] = None  # the vendor API, e.g. https://app.ticketmaster.com/discovery/v2/events.json
+    api_key_env: Annotated[str | None, ENV] = None  # the environment variable holding its key (never shown)
     api_key_param: str = "apikey"  # the query parameter the key goes in ...
     api_key_header: str | None = None  # ... or this header instead
 
@@ -92,27 +142,29 @@ class Integrity:
     baseline_file: str = "reports/baseline.json"
     data_loss_ratio: float = 0.2  # a row count dropping by more than this share since the baseline
     duplicate_key: tuple[str, ...] = ("source", "external_id")
-    job_runs_table: str = "job_runs"
-    job_name_column: str = "job_name"
-    job_status_column: str = "status"
-    job_time_column: str = "started_at"
+    job_runs_table: Annotated[str, SQL] = "job_runs"
+    job_name_column: Annotated[str, SQL] = "job_name"
+    job_status_column: Annotated[str, SQL] = "status"
+    job_time_column: Annotated[str, SQL] = "started_at"
     job_prefix: str = "ingest_"
     job_success: str = "success"  # no longer judges a run (job_failure_statuses does); accepted for old files
     job_failure_statuses: tuple[str, ...] = (  # a run is failed when its status is one of these (any case)
         "failed", "failure", "error", "errored", "timeout", "timed_out", "crashed", "aborted",
     )
-    job_failure_runs: int = 3  # a source whose last this many finished runs all failed: source_jobs_failing
-    job_error_column: str | None = None  # the runs' error text; none: any column whose name contains "error"
-    api_configurations_table: str = "api_configurations"
-    api_source_column: str = "source"
-    api_enabled_column: str = "enabled"
+    # a source whose last this many finished runs all failed: source_jobs_failing
+    job_failure_runs: Annotated[int, Key(at_least=1)] = 3
+    # the runs' error text; none: any column whose name contains "error"
+    job_error_column: Annotated[str | None, SQL] = None
+    api_configurations_table: Annotated[str, SQL] = "api_configurations"
+    api_source_column: Annotated[str, SQL] = "source"
+    api_enabled_column: Annotated[str, SQL] = "enabled"
 
 
 @dataclass(frozen=True)
 class Performance:
-    samples: int = 10  # requests per endpoint, as the playbook's `for i in {1..10}` loop
+    samples: Annotated[int, Key(at_least=1)] = 10  # requests per endpoint, as the playbook's `for i in {1..10}` loop
     sample_budget_s: float = 30.0  # total time the samples of one endpoint may take
-    concurrency: int = 1  # sequential by default: never load a struggling site
+    concurrency: Annotated[int, Key(at_least=1)] = 1  # sequential by default: never load a struggling site
     slow_statement_ms: float = 1000.0
     top_statements: int = 20
     cache_hit_ratio: float = 0.9
@@ -130,34 +182,37 @@ class Budget:
 
 @dataclass(frozen=True)
 class EventsTable:
-    table: str = "events"
-    source_column: str = "source"
-    timestamp_column: str = "created_at"
+    table: Annotated[str, SQL] = "events"
+    source_column: Annotated[str, SQL] = "source"
+    timestamp_column: Annotated[str, SQL] = "created_at"
 
 
 @dataclass(frozen=True)
 class Target:
-    name: str
-    base_url: str | None  # None: the demo stack's URL, resolved when the stack runs
-    health_endpoints: tuple[str, ...] = ("/health", "/api/health")
-    routes: tuple[str, ...] = ("/", "/discover", "/map", "/venues")
-    critical_routes: tuple[str, ...] = ("/",)  # a failing critical route is SEV2, any other route SEV3
-    ingestion_log: Path | None = None  # None: the first of logs whose file name contains "ingest"
-    dsn_env: str = "DATABASE_URL"
-    logs: tuple[Path, ...] = (Path("logs/application.log"), Path("logs/ingestion.log"))
-    sources: tuple[Source, ...] = ()
+    name: Annotated[str, TABLE_NAME]
+    base_url: Annotated[str | None, URL]  # None: the demo stack's URL, resolved when the stack runs
+    # paths on base_url, or URLs of their own (a data API on another origin)
+    health_endpoints: Annotated[tuple[str, ...], URL_OR_PATH] = ("/health", "/api/health")
+    routes: Annotated[tuple[str, ...], ROUTE] = ("/", "/discover", "/map", "/venues")
+    # a failing critical route is SEV2, any other route SEV3
+    critical_routes: Annotated[tuple[str, ...], ROUTE] = ("/",)
+    ingestion_log: Annotated[Path | None, FILE] = None  # None: the first of logs whose file name contains "ingest"
+    dsn_env: Annotated[str, ENV] = "DATABASE_URL"
+    logs: Annotated[tuple[Path, ...], FILE] = (Path("logs/application.log"), Path("logs/ingestion.log"))
+    sources: Annotated[tuple[Source, ...], NAMED_TABLES] = ()
     events: EventsTable = field(default_factory=EventsTable)
     thresholds: Thresholds = field(default_factory=Thresholds)
     timeouts: Timeouts = field(default_factory=Timeouts)
     secret_env: tuple[str, ...] = ()
     host_checks: bool = True
-    stack: Path | None = None  # the embedded demo stack's state dir
-    description: str = ""
-    backend_origins: tuple[str, ...] = ()  # other origins the front end calls (API, database service)
-    backend_headers_env: dict[str, str] = field(default_factory=dict)  # header -> env var, sent to backend origins
+    stack: Annotated[Path | None, DIR] = None  # the embedded demo stack's state dir
+    description: Annotated[str, TEXT] = ""
+    backend_origins: Annotated[tuple[str, ...], URL] = ()  # other origins the front end calls (API, database service)
+    # header -> env var, sent to backend origins
+    backend_headers_env: Annotated[dict[str, str], ENV] = field(default_factory=dict)
     app_processes: tuple[str, ...] = ()  # command-line patterns of the app's processes, when run on its host
-    auth_health_url: str | None = None
-    payment_health_url: str | None = None
+    auth_health_url: Annotated[str | None, URL] = None
+    payment_health_url: Annotated[str | None, URL] = None
     browser: Browser = field(default_factory=Browser)
     integrity: Integrity = field(default_factory=Integrity)
     performance: Performance = field(default_factory=Performance)
@@ -285,20 +340,6 @@ def _table(raw: Any, where: str) -> Mapping[str, Any]:
     return raw
 
 
-def _strings(raw: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
-        raise ConfigError(f"{where} must be a list of non-empty strings, got {raw!r}")
-    return tuple(raw)
-
-
-def _paths(raw: Any, where: str) -> tuple[str, ...]:
-    values = _strings(raw, where)
-    for value in values:
-        if not value.startswith("/"):
-            raise ConfigError(f"{where}: {value!r} must be a path starting with '/'")
-    return values
-
-
 def _number(raw: Any, where: str, kind: type = float) -> Any:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise ConfigError(f"{where} must be a number, got {raw!r}")
@@ -307,152 +348,139 @@ def _number(raw: Any, where: str, kind: type = float) -> Any:
     return kind(raw)
 
 
-def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
-    table = _table(raw, where)
-    names = {f.name: f for f in fields(cls)}
-    _check_keys(table, set(names), where)
+@dataclass(frozen=True)
+class _Dirs:
+    """What relative paths in a target are relative to."""
+
+    targets: Path  # the targets file's directory
+    logs: Path  # the demo stack's state dir, or else the targets file's directory
+
+
+_NO_KEY = Key()
+
+
+def _fields(cls: type) -> list[tuple[str, Any, Key, Any]]:
+    """(name, type, Key, default) of each field of a targets.toml dataclass, from its annotations."""
+    hints = get_type_hints(cls, include_extras=True)
+    out = []
+    for f in fields(cls):
+        hint, key = hints[f.name], _NO_KEY
+        if get_origin(hint) is Annotated:
+            hint, *extras = get_args(hint)
+            key = next((x for x in extras if isinstance(x, Key)), _NO_KEY)
+        default = f.default if f.default is not MISSING else (
+            f.default_factory() if f.default_factory is not MISSING else MISSING)
+        out.append((f.name, hint, key, default))
+    return out
+
+
+def _read_table(cls: type, raw: Any, where: str, dirs: _Dirs, name: str | None = None) -> dict[str, Any]:
+    """The values a table gives for ``cls``'s fields (those it leaves out keep their defaults)."""
+    table = dict(_table(raw, where))
+    specs = _fields(cls)
+    for field_name, _, key, _ in specs:
+        if key.alias and key.alias in table:  # the documented spelling; the field is in seconds
+            table[field_name] = table.pop(key.alias)
+    open_ = next((s for s in specs if s[2].kind == "condition_limits"), None)
+    known = {n for n, _, key, _ in specs if not key.table_name and key.kind != "condition_limits"}
+    more = declared_limits() if open_ else {}
+    _check_keys(table, known | set(more), where)
     values: dict[str, Any] = {}
-    for key, value in table.items():
-        sql_name = cls in _SQL_NAMED and key not in _NOT_SQL_NAMES
-        values[key] = _value(names[key].type, value, f"{where}.{key}", sql_names=sql_name)
-        if key in _POSITIVE and values[key] < 1:
-            raise ConfigError(f"{where}.{key} must be at least 1, got {value!r}")
-    return cls(**values)
+    for field_name, hint, key, _ in specs:
+        if key.table_name:
+            values[field_name] = name
+        elif open_ is not None and field_name == open_[0]:
+            values[field_name] = {k: _read(type(more[k]), _NO_KEY, v, f"{where}.{k}", dirs)
+                                  for k, v in table.items() if k in more}
+        elif field_name in table:
+            values[field_name] = _read(hint, key, table[field_name], f"{where}.{field_name}", dirs)
+    return values
 
 
-def _value(kind: Any, value: Any, where: str, sql_names: bool = False) -> Any:
-    """One configuration value, checked against its dataclass field's (string) type."""
-    if where.endswith("_s"):
-        return parse_duration(value, where)
-    if kind == "int":
-        return _number(value, where, int)
-    if kind == "float":
-        return _number(value, where)
-    if kind == "bool":
+def _read(hint: Any, key: Key, value: Any, where: str, dirs: _Dirs) -> Any:
+    """One targets.toml value, checked and converted by its field's type and Key."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (UnionType, Union):  # X | None: a key left out is None
+        return _read(next(a for a in args if a is not type(None)), key, value, where, dirs)
+    if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
         return value
-    if kind.startswith("tuple[str"):
-        return _strings(value, where)
-    if kind.startswith("tuple[float"):
-        if not isinstance(value, list) or not all(isinstance(v, int | float) for v in value):
+    if hint in (int, float):
+        number = parse_duration(value, where) if where.endswith("_s") else _number(value, where, hint)
+        if key.at_least is not None and number < key.at_least:
+            raise ConfigError(f"{where} must be at least {key.at_least:g}, got {value!r}")
+        return number
+    if origin is tuple:
+        return _read_list(args[0], key, value, where, dirs)
+    if origin is dict:
+        table = _table(value, where)
+        if args[1] is str and not key.kind:
+            if not all(isinstance(v, str) for v in table.values()):
+                raise ConfigError(f"{where} must map names to strings, got {value!r}")
+            return dict(table)
+        return {str(k): _read(args[1], key, v, f"{where}.{k}", dirs) for k, v in table.items()}
+    if is_dataclass(hint):
+        assert isinstance(hint, type)
+        return hint(**_read_table(hint, value, where, dirs))
+    if hint is Path:
+        text = _string(value, where, _NO_KEY)
+        return (dirs.targets / text).resolve() if key.kind == "dir" else dirs.logs / text
+    return _string(value, where, key)
+
+
+def _read_list(item: Any, key: Key, value: Any, where: str, dirs: _Dirs) -> tuple[Any, ...]:
+    if key.kind == "named_tables":  # [X.sources] name = { ... }: the table's key is the item's name
+        return tuple(item(**_read_table(item, spec, f"{where}.{name}", dirs, name=name))
+                     for name, spec in _table(value, where).items())
+    if item is float:
+        if not isinstance(value, list) or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                                  for v in value):
             raise ConfigError(f"{where} must be a list of numbers like [52.52, 13.40], got {value!r}")
         return tuple(float(v) for v in value)
-    if kind.startswith("dict[str, str]"):
-        table = _table(value, where)
-        if not all(isinstance(v, str) for v in table.values()):
-            raise ConfigError(f"{where} must map names to strings, got {value!r}")
-        return dict(table)
+    if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+        raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
+    if item is Path:
+        return tuple(_read(Path, key, v, where, dirs) for v in value)
+    return tuple(_string(v, where, key, item=True) for v in value)
+
+
+def _string(value: Any, where: str, key: Key, item: bool = False) -> str:
+    """A string of its kind; ``item``: one of a list's (the message quotes it after the key)."""
+    if key.kind == "text":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where} must be a non-empty string, got {value!r}")
-    if sql_names and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", value):
-        raise ConfigError(f"{where} must be an SQL name like 'events', got {value!r}")
-    if kind == "str | None" and where.endswith("upstream_url") and value.startswith("/"):
-        return value  # relative to the target's base URL (the demo's stand-in vendor APIs)
-    if kind == "str | None" and where.endswith("_url"):
+    kind = key.kind
+    if kind == "url" or (kind == "url_or_path" and "://" in value):
         return check_url(value, where)
+    if kind in ("route", "url_or_path") and not value.startswith("/"):
+        also = " or an http(s) URL" if kind == "url_or_path" else ""
+        raise ConfigError(f"{where}: {value!r} must be a path starting with '/'{also}")
+    if kind == "sql_name" and not _SQL_NAME.fullmatch(value):
+        raise ConfigError(f"{where} must be an SQL name like 'events', got {value!r}")
+    if kind == "env_name" and not _NAME.fullmatch(value):
+        raise ConfigError(f"{where} must be an environment variable name like API_KEY, got {value!r}")
     return value
 
 
-def _sources(raw: Any, where: str) -> tuple[Source, ...]:
-    table = _table(raw, where)
-    sources = []
-    for name, spec in table.items():
-        spec_where = f"{where}.{name}"
-        spec = dict(_table(spec, spec_where))
-        if "max_age" in spec:  # the documented spelling; the field is in seconds
-            spec["max_age_s"] = spec.pop("max_age")
-        source = _dataclass_from(Source, {"name": name, **spec}, spec_where)
-        sources.append(source)
-    return tuple(sources)
-
-
-_SQL_NAMED = (EventsTable, Integrity)
-_NOT_SQL_NAMES = {"baseline_file", "job_prefix", "job_success"}  # a path and two values, in Integrity
-_POSITIVE = {"job_failure_runs"}  # counts that must be at least 1
-_SECTIONS: dict[str, type] = {
-    "events": EventsTable, "thresholds": Thresholds, "timeouts": Timeouts, "browser": Browser,
-    "integrity": Integrity, "performance": Performance, "budget": Budget,
-}
-_TARGET_KEYS = {
-    "description", "base_url", "stack", "health_endpoints", "routes", "dsn_env", "logs", "sources",
-    "secret_env", "host_checks", "backend_origins", "app_processes", "auth_health_url", "payment_health_url",
-    *_SECTIONS,
-}
-_TARGET_KEYS |= {"critical_routes", "ingestion_log", "dependencies", "backend_headers_env"}
-
-
 def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) -> Target:
+    """One [targets.NAME] table: every key read by its Target field (``_read``), plus the rules across keys."""
     where = f"targets.{name}"
     spec = {**defaults, **_table(raw, where)}
-    _check_keys(spec, _TARGET_KEYS, where)
     if ("base_url" in spec) == ("stack" in spec):
         raise ConfigError(f"{where} needs exactly one of base_url = \"https://...\" or stack = \".demo\" (the demo)")
-    kwargs: dict[str, Any] = {"name": name, "description": str(spec.get("description", ""))}
-    if "base_url" in spec:
-        kwargs["base_url"] = check_url(spec["base_url"], f"{where}.base_url")
-    else:
-        kwargs["base_url"] = None
-        kwargs["stack"] = (base_dir / str(spec["stack"])).resolve()
-    if "health_endpoints" in spec:  # paths on base_url, or URLs of their own (a data API on another origin)
-        endpoints = _strings(spec["health_endpoints"], f"{where}.health_endpoints")
-        for endpoint in endpoints:
-            if "://" in endpoint:
-                check_url(endpoint, f"{where}.health_endpoints")
-            elif not endpoint.startswith("/"):
-                raise ConfigError(f"{where}.health_endpoints: {endpoint!r} must be a path starting with '/' or an "
-                                  "http(s) URL")
-        kwargs["health_endpoints"] = endpoints
-    if "routes" in spec:
-        kwargs["routes"] = _paths(spec["routes"], f"{where}.routes")
-    if "critical_routes" in spec:
-        kwargs["critical_routes"] = _paths(spec["critical_routes"], f"{where}.critical_routes")
-    if "dsn_env" in spec:
-        if not isinstance(spec["dsn_env"], str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", spec["dsn_env"]):
-            raise ConfigError(f"{where}.dsn_env must be an environment variable name, got {spec['dsn_env']!r}")
-        kwargs["dsn_env"] = spec["dsn_env"]
-    log_base = kwargs.get("stack") or base_dir
-    if "logs" in spec:
-        kwargs["logs"] = tuple((log_base / p) for p in _strings(spec["logs"], f"{where}.logs"))
-    else:
-        kwargs["logs"] = tuple(log_base / p for p in Target.logs)
-    if "ingestion_log" in spec:
-        kwargs["ingestion_log"] = log_base / _strings([spec["ingestion_log"]], f"{where}.ingestion_log")[0]
-    if "sources" in spec:
-        kwargs["sources"] = _sources(spec["sources"], f"{where}.sources")
-    for section, cls in _SECTIONS.items():
-        if section in spec:
-            kwargs[section] = _dataclass_from(cls, spec[section], f"{where}.{section}")
-    if "backend_origins" in spec:
-        kwargs["backend_origins"] = tuple(
-            check_url(u, f"{where}.backend_origins") for u in _strings(spec["backend_origins"], where)
-        )
-    for key in ("auth_health_url", "payment_health_url"):
-        if key in spec:
-            kwargs[key] = check_url(spec[key], f"{where}.{key}")
-    for key in ("secret_env", "app_processes"):
-        if key in spec:
-            kwargs[key] = _strings(spec[key], f"{where}.{key}")
-    if kwargs.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
-        kwargs["app_processes"] = (f"fixtures.demo.app --state-dir {kwargs['stack']}",)
-    if "backend_headers_env" in spec:
-        table = _table(spec["backend_headers_env"], f"{where}.backend_headers_env")
-        for header, env in table.items():
-            if not isinstance(env, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-                raise ConfigError(f"{where}.backend_headers_env.{header} must name an environment variable, "
-                                  f"got {env!r}")
-        kwargs["backend_headers_env"] = dict(table)
-    if "dependencies" in spec:
-        table = _table(spec["dependencies"], f"{where}.dependencies")
-        kwargs["dependencies"] = {
-            str(component): tuple(_strings(upstream, f"{where}.dependencies.{component}")) if upstream else ()
-            for component, upstream in table.items()
-        }
-    if "host_checks" in spec:
-        if not isinstance(spec["host_checks"], bool):
-            raise ConfigError(f"{where}.host_checks must be true or false, got {spec['host_checks']!r}")
-        kwargs["host_checks"] = spec["host_checks"]
-    return Target(**kwargs)
+    dirs = _Dirs(base_dir, base_dir)
+    if "stack" in spec:  # the demo's logs are relative to its state dir
+        dirs = _Dirs(base_dir, _read(Path, DIR, spec["stack"], f"{where}.stack", dirs))
+    values = _read_table(Target, spec, where, dirs, name=name)
+    values.setdefault("base_url", None)
+    values.setdefault("logs", tuple(dirs.logs / p for p in Target.logs))
+    if values.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
+        values["app_processes"] = (f"fixtures.demo.app --state-dir {values['stack']}",)
+    return Target(**values)
 
 
 def load_targets(path: Path) -> dict[str, Target]:

@@ -72,7 +72,10 @@ def _excerpt(text: str, limit: int = 60) -> str:
 
 def check_slow(result: HttpResult, limits: Thresholds) -> None:
     """Raise the playbook's slow finding for a request that got no answer in time from a host known to answer
-    slowly (the probe's ``slow_s``): slow is not down."""
+    slowly (the probe's ``slow_s``): slow is not down. Likewise a request refused for the host's expired TLS
+    certificate is that certificate's finding (renew it), not an outage (restart the app)."""
+    if result.status is None and result.tls is not None and result.tls.days_left() <= 0:
+        raise Finding("tls_certificate_expired", f"{short_url(result.url)}: {result.error or 'certificate expired'}")
     if result.status is None and result.slow_s is not None:
         path = short_url(result.url)
         condition = "significant_degradation" if result.slow_s > limits.response_sev2_s else "slow_site"

@@ -18,6 +18,7 @@ import requests
 from ..config import Thresholds, Timeouts
 from ..evidence import Evidence
 from ..fingerprint import deploy_version
+from .certificate import TlsCertificate, peer_certificate, unverified_certificate
 
 MAX_BODY = 64 * 1024
 MAX_REDIRECTS = 5  # followed as `curl -L` would, but bounded
@@ -40,6 +41,7 @@ class HttpResult:
     ttfb_s: float | None = None
     final_url: str | None = None  # where the redirects ended, when there were any
     slow_s: float | None = None  # no answer in time from a host known to answer slowly: it takes at least this
+    tls: TlsCertificate | None = None  # the certificate an https host presented (also one it was not accepted for)
 
     @property
     def ok(self) -> bool:
@@ -132,6 +134,7 @@ class HttpProbe:
         self._down: dict[str, str] = {}
         self._slow: dict[str, tuple[float, str]] = {}  # host -> (seconds its first answer took, on which path)
         self._seen: set[str] = set()  # hosts that had their first request
+        self._certificates: dict[str, TlsCertificate] = {}  # host -> the certificate it presented
         self._lock = threading.Lock()
         self._prefetched: dict[tuple[str, tuple[tuple[str, str], ...]], concurrent.futures.Future[Any]] = {}
         self.requests_made = 0
@@ -222,7 +225,8 @@ class HttpProbe:
         path = urlsplit(url).path or "/"
         known = self._down.get(host)
         if known:
-            return HttpResult("GET", url, None, 0.0, error=f"{known} (not asked again)")
+            return HttpResult("GET", url, None, 0.0, error=f"{known} (not asked again)",
+                              tls=self._certificates.get(host))
         slow = self._slow.get(host)
         line = self.thresholds.response_sev2_s if self.thresholds else None
         if slow and line is not None and slow[0] > line:
@@ -238,6 +242,9 @@ class HttpProbe:
         if first:
             wait = max(wait, self.first_read_s)
         result = self._get(url, headers, wait)
+        if result.tls is not None:
+            with self._lock:
+                self._certificates[host] = result.tls
         slo = self.thresholds.response_slo_s if self.thresholds else None
         if result.status is not None and result.error is None:
             if first and slo is not None and result.elapsed_s > slo:
@@ -269,12 +276,17 @@ class HttpProbe:
                 timeout=(self.timeouts.connect_s, read_s),
             ) as resp:
                 ttfb = time.monotonic() - start
+                tls = peer_certificate(getattr(getattr(resp.raw, "_connection", None), "sock", None))
                 body, problem = _read_body(resp, read_s, deadline, start)
                 text = body[:MAX_BODY].decode(resp.encoding or "utf-8", errors="replace")
                 return HttpResult(
                     "GET", url, resp.status_code, time.monotonic() - start,
-                    headers=dict(resp.headers), body=text, ttfb_s=ttfb, error=problem,
+                    headers=dict(resp.headers), body=text, ttfb_s=ttfb, error=problem, tls=tls,
                 )
+        except requests.exceptions.SSLError as exc:  # the certificate was not accepted: read which one, and why
+            parts = urlsplit(url)
+            tls = unverified_certificate(parts.hostname or "", parts.port or 443, self.timeouts.connect_s)
+            return HttpResult("GET", url, None, time.monotonic() - start, error=_tls_error(exc, tls), tls=tls)
         except requests.ConnectTimeout:
             error = f"no connection within {self.timeouts.connect_s:g} s (connect timeout)"
         except requests.ReadTimeout:
@@ -358,6 +370,14 @@ def _connection_error(exc: requests.ConnectionError) -> str:
     return f"connection failed: {text[:200]}"
 
 
+def _tls_error(exc: Exception, tls: TlsCertificate | None) -> str:
+    """``TLS certificate not accepted: certificate has expired (valid until ...)``."""
+    text = str(exc)
+    match = re.search(r"certificate verify failed: ([^(]+?)\s*\(", text)
+    reason = match.group(1) if match else f"TLS handshake failed: {text[:160]}"
+    return f"TLS certificate not accepted: {reason}" + (f" ({tls.describe()})" if tls else "")
+
+
 def _evidence(result: HttpResult, visited: list[str] | None = None) -> Evidence:
     lines = [f"GET {result.url}"]
     lines += [f"-> redirected to {u}" for u in (visited or [])[1:]]
@@ -369,6 +389,8 @@ def _evidence(result: HttpResult, visited: list[str] | None = None) -> Evidence:
             lines.append(f"-> {result.error}")
         lines += [f"{k}: {v}" for k, v in result.headers.items()]
         excerpt = result.body[:1500] + ("..." if len(result.body) > 1500 else "")
+        if result.tls is not None:
+            lines.append(f"-> TLS certificate {result.tls.describe()}")
         lines += ["", excerpt]
     data: dict[str, Any] = {"method": result.method, "url": result.url, "status": result.status,
                             "elapsed_s": round(result.elapsed_s, 4), "error": result.error,
@@ -376,4 +398,6 @@ def _evidence(result: HttpResult, visited: list[str] | None = None) -> Evidence:
     deploy = deploy_version(result.headers, result.body) if result.status is not None else {}
     if deploy:  # what the answer says of the deployed version: the fingerprint compares it between runs
         data["deploy"] = deploy
+    if result.tls is not None:
+        data["tls"] = result.tls.to_dict()
     return Evidence("http", result.describe(), "\n".join(lines), data)

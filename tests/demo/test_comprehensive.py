@@ -170,7 +170,9 @@ def test_a_hanging_app_is_waited_for_once(healthy_stack, workdir):
     assert run.severity == "SEV1", run.output  # the site checks: complete outage
     browser = [f for f in run.findings() if f["component"] == "browser"]
     waited = [f for f in browser if "not asked again" not in f["summary"]]
-    assert len(browser) == 8 and not waited, run.output
+    assert browser and not waited, run.output
+    # every browser check selected was told at once: a finding, or could not run (none passed, none waited)
+    assert run.verdict["counts"]["passed"] == 0 and run.verdict["counts"]["total"] == run.verdict["planned"], run.output
     assert "not asked again" not in finding(run, "test_site_reachable")["summary"]  # it waited, once
     assert {c["check"] for c in run.verdict["could_not_run"]} >= {f"test_no_broken_images[{r}]" for r in ROUTES}
 

@@ -15,7 +15,8 @@ def test_a_healthy_stack_gives_ok_and_every_check_passes(demo_stack, demo_target
     run = run_suite(targets=demo_targets, workdir=workdir)
     assert run.severity == "OK", run.output
     assert run.exit_code == 0
-    assert run.verdict["counts"]["passed"] == run.verdict["counts"]["total"] == 21  # 17 + one job-runs check per source
+    # every check the run selected, however many there are (adding a check changes no number here)
+    assert run.verdict["counts"]["passed"] == run.verdict["counts"]["total"] == run.verdict["planned"] > 0
     assert "VERDICT: OK" in run.output
     assert run.verdict["footprint"]["db_connections"] <= 2
 

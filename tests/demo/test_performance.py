@@ -12,8 +12,6 @@ from tests.demo_support import prove, run_suite, targets_file, wait_for
 
 pytestmark = pytest.mark.timeout(180)
 
-PERFORMANCE_CHECKS = 2 + 4 + 4 + 1  # health endpoints, routes, the four database checks, the browser
-
 
 def rundir(workdir: Path, name: str) -> Path:
     """A directory of its own per test: the charts and the counter snapshot live beside the verdict."""
@@ -36,7 +34,8 @@ def test_a_healthy_stack_passes_every_performance_check(healthy_stack, demo_targ
     healthy_stack.sql("SELECT pg_stat_statements_reset()")  # the earlier tests' lock waits are not this run's
     first = run_suite("-m", "performance", targets=demo_targets, workdir=where)
     assert first.severity == "OK", first.output
-    assert first.verdict["counts"]["passed"] == first.verdict["counts"]["total"] == PERFORMANCE_CHECKS
+    # every check the run selected, however many there are (adding a check changes no number here)
+    assert first.verdict["counts"]["passed"] == first.verdict["counts"]["total"] == first.verdict["planned"] > 0
     browser_requests = first.verdict["footprint"]["http_requests"] - 6 * 10  # ten samples of each endpoint
     assert 0 < browser_requests < 30  # the home page in Chromium: the document, its assets, the API call
     assert first.verdict["footprint"]["db_connections"] == 1
