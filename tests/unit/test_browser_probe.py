@@ -160,7 +160,7 @@ def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_s
     pytester.makefile(".toml", targets=SCRATCH_TARGETS)
     pytester.makepyfile(test_scratch=SCRATCH_TEST)
     monkeypatch.setenv("SCENESCOUT_CHROMIUM", "/opt/chromium/chrome")
-    result = pytester.runpytest_subprocess("--target", "local", "--headed", "--slowmo", "50", "-s")
+    result = pytester.runpytest_subprocess("--target", "local", "--headed", "--slowmo", "50", "--video", "on", "-s")
     out = result.stdout.str()
     result.assert_outcomes(passed=1)
     launch = next(line for line in out.splitlines() if "LAUNCH" in line)
@@ -173,6 +173,7 @@ def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_s
     assert "('geolocation', {'latitude': 52.52, 'longitude': 13.4})" in context
     assert "('permissions', ['geolocation'])" in context
     assert "('base_url', 'http://127.0.0.1:9')" in context
+    assert "record_video_dir" not in context  # a video nobody keeps is not recorded
 
 
 # --- real Chromium against local pages --------------------------------------------------------------
