@@ -10,22 +10,16 @@ The counts feed the data-loss check, which compares them with the last healthy r
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
+from scenescout_ir.baseline import Baseline
 from scenescout_ir.evidence import Evidence, table_text
 from scenescout_ir.outcomes import CouldNotRun
 from scenescout_ir.plugin import suite
-from scenescout_ir.probes.db import identifier, load_query
+from scenescout_ir.probes.db import TableCounts
 
 pytestmark = pytest.mark.comprehensive
 
@@ -46,35 +40,16 @@ def test_database_not_in_recovery(db):
 # --- the integrity loop and the data-loss baseline ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TableCounts:
-    """The integrity loop's result: rows per readable table, the error of each unreadable one."""
-
-    tables: tuple[str, ...]
-    counts: dict[str, int] = field(default_factory=dict)
-    unreadable: dict[str, str] = field(default_factory=dict)  # the database failed reading it: a finding
-    not_counted: dict[str, str] = field(default_factory=dict)  # the suite could not look (permission, timeout)
-
-
 @pytest.fixture(scope="session")
 def table_counts(db, pytestconfig) -> TableCounts:
-    tables = tuple(r["table_name"] for r in db.query("public_tables").records())
-    counts: dict[str, int] = {}
-    unreadable: dict[str, str] = {}
-    not_counted: dict[str, str] = {}
-    for table in tables:
-        try:
-            counts[table] = int(db.query("table_row_count", table=table).one()["row_count"])
-        except CouldNotRun as exc:
-            not_counted[table] = str(exc).removeprefix("table_row_count: ")
-        except psycopg.DatabaseError as exc:  # data corrupted, a missing file, an I/O error: what the loop is for
-            unreadable[table] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
-    result = TableCounts(tables, counts, unreadable, not_counted)
-    rows: list[tuple[Any, ...]] = [(t, counts.get(t, ""), unreadable.get(t) or not_counted.get(t) or "ok")
-                                   for t in tables]
+    result = db.count_public_tables()
+    rows: list[tuple[Any, ...]] = [
+        (t, result.counts.get(t, ""), result.unreadable.get(t) or result.not_counted.get(t) or "ok")
+        for t in result.tables
+    ]
     suite(pytestconfig).evidence(Evidence(
         "sql", "row count of every public table", table_text(["table", "rows", "read"], rows),
-        {"counts": counts, "unreadable": unreadable, "not_counted": not_counted},
+        {"counts": result.counts, "unreadable": result.unreadable, "not_counted": result.not_counted},
     ))
     return result
 
@@ -95,46 +70,6 @@ def test_every_public_table_is_readable(table_counts):
             f"{len(tc.not_counted)} of {len(tc.tables)} tables not read: "
             + "; ".join(f"{t}: {e}" for t, e in tc.not_counted.items())
         )
-
-
-class Baseline:
-    """The row counts of the last healthy run, per target, in the file integrity.baseline_file."""
-
-    def __init__(self, path: Path, target: str, record: Any) -> None:
-        self.path = path
-        self.target = target
-        self._record = record
-
-    def load(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise CouldNotRun(f"cannot read the baseline {self.path}: {exc} (delete it to start a new one)") from None
-        entry = data.get("targets", {}).get(self.target) if isinstance(data, dict) else None
-        return entry if isinstance(entry, dict) and isinstance(entry.get("counts"), dict) else None
-
-    def save(self, counts: dict[str, int]) -> str:
-        """Atomically replace this target's entry; returns the time it was taken."""
-        try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            data = {}
-        if not isinstance(data, dict) or not isinstance(data.get("targets"), dict):
-            data = {"targets": {}}
-        taken_at = datetime.now(UTC).isoformat(timespec="seconds")
-        data["targets"][self.target] = {"taken_at": taken_at, "counts": dict(sorted(counts.items()))}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".baseline-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, self.path)
-        return taken_at
-
-    def note(self, title: str, text: str, **data: Any) -> None:
-        self._record(Evidence("baseline", title, text, {"baseline_file": str(self.path), **data}))
 
 
 @pytest.fixture
@@ -203,12 +138,9 @@ def test_no_duplicate_events(db, target):
         pytest.skip(f"not applicable: no integrity.duplicate_key configured in targets.toml "
                     f"(targets.{target.name}.integrity.duplicate_key = [])")
     table = target.events.table
-    if db.query("unique_key_index", {"table": table, "columns": key}).rows:
+    if db.has_unique_index(table, key):
         return  # a unique index on exactly this key: duplicates cannot exist, and the table is not scanned
-    statement = sql.SQL(load_query("duplicate_events")).format(
-        key_columns=sql.SQL(", ").join(identifier(c) for c in key), table=identifier(table),
-    )
-    duplicates = db.run("duplicate_events", statement, {}).records()
+    duplicates = db.duplicate_events(table, key)
     worst = "; ".join(
         f"({', '.join(str(d[c]) for c in key)}) x{d['copies']}" for d in duplicates[:5]
     )

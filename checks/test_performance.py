@@ -7,7 +7,6 @@ or that fails, or once the endpoint's verdict cannot change, and stay within ``p
 per endpoint and within what is left of the run's budget.
 """
 
-import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -19,7 +18,6 @@ from scenescout_ir.performance import (
     check_response_times,
     describe_statement,
     efficiency,
-    explained,
     full_reads,
     plan_outline,
     plan_root,
@@ -77,9 +75,7 @@ def test_slow_statements(db, target):
     """
     perf = target.performance
     view = statements_view(db.query("pg_stat_statements_status").one())
-    with contextlib.suppress(CouldNotRun):  # before PostgreSQL 14 there is no pg_stat_statements_info
-        db.query("statements_reset", info=view.replace("pg_stat_statements", "pg_stat_statements_info"))
-    rows = db.query("slow_statements", {"top": perf.top_statements}, view=view).records()
+    rows = db.slow_statements(view, top=perf.top_statements)
     slow = [r for r in rows if r["ranked_by"] == "mean" and float(r["mean_ms"]) > perf.slow_statement_ms]
     assert not slow, (
         f"{plural(len(slow), 'statement')} over {perf.slow_statement_ms:g} ms on average: "
@@ -141,8 +137,7 @@ def test_freshness_query_uses_an_index(db, target):
     source = target.sources[0].name if target.sources else ""
     names = {"table": events.table, "source_column": events.source_column,
              "timestamp_column": events.timestamp_column}
-    plan = plan_root(db.run("ingestion_freshness_plan", explained("ingestion_freshness", **names),
-                            {"source": source}).rows)
+    plan = plan_root(db.explain("ingestion_freshness", {"source": source}, **names).rows)
     reads = full_reads(plan)
     indexes = db.query("freshness_index", names).records() if reads else []
     index = f"{events.table.split('.')[-1]}_{events.source_column}_{events.timestamp_column}_idx"

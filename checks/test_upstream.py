@@ -8,45 +8,13 @@ and an API that fails or hangs are different next steps in the playbook, so they
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from urllib.parse import urlencode, urlsplit
-
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun, Finding
-from scenescout_ir.plugin import suite
-from scenescout_ir.probes.http import HttpProbe, join_url
+from scenescout_ir.outcomes import Finding
+from scenescout_ir.probes.http import upstream_request
 from scenescout_ir.rules import health_answer_problem, unhealthy_fields
 
 pytestmark = pytest.mark.comprehensive
-
-
-@pytest.fixture
-def upstream_http(pytestconfig, target) -> Iterator[HttpProbe]:
-    """A probe of its own per source: the demo's stand-in APIs share the app's host, so one source that
-    hangs must not make the session's probe give up on the others (or on the site)."""
-    probe = HttpProbe(target.timeouts, suite(pytestconfig).evidence, target.thresholds)
-    suite(pytestconfig).probes.append(probe)
-    yield probe
-    probe.close()
-
-
-def upstream_request(source, base_url: str) -> tuple[str, dict[str, str]]:
-    """The source's URL (relative ones against the site) with its API key as query parameter or header."""
-    url = source.upstream_url
-    if url.startswith("/"):
-        url = join_url(base_url, url)
-    headers: dict[str, str] = {}
-    if source.api_key_env:
-        key = os.environ.get(source.api_key_env, "").strip()
-        if not key:
-            raise CouldNotRun(f"{source.api_key_env} is not set: export the {source.name} API key to check its API")
-        if source.api_key_header:
-            headers[source.api_key_header] = key
-        else:
-            url += ("&" if urlsplit(url).query else "?") + urlencode({source.api_key_param: key})
-    return url, headers
 
 
 @pytest.mark.playbook(

@@ -11,11 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
-
 from .config import Performance, Thresholds
 from .outcomes import CouldNotRun, Finding
-from .probes.db import identifier, load_query
 from .probes.sampling import SampleSet
 
 # --- response times ---------------------------------------------------------------------------------
@@ -266,12 +263,6 @@ def _bytes(n: float) -> str:
 
 
 # --- the freshness query's plan ---------------------------------------------------------------------
-
-
-def explained(name: str, **identifiers: str) -> sql.Composed:
-    """``EXPLAIN (FORMAT JSON)`` of a named query, its identifiers filled as db.query() would."""
-    text = sql.SQL(load_query(name)).format(**{k: identifier(v) for k, v in identifiers.items()})
-    return sql.SQL("EXPLAIN (FORMAT JSON)\n") + text
 
 
 def plan_nodes(node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

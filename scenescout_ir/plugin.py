@@ -28,7 +28,7 @@ from .redact import Redactor, safe_dsn
 from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, CheckRecord, Verdict, assemble
 
 # Registered with this module, early enough for their options (the pytest11 entry point loads this one).
-pytest_plugins = ("scenescout_ir.allure_evidence", "scenescout_ir.watch")
+pytest_plugins = ("scenescout_ir.allure_evidence", "scenescout_ir.after_run", "scenescout_ir.watch")
 
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"

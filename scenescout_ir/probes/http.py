@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import re
 import socket
 import threading
@@ -11,13 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 import requests
 
-from ..config import Thresholds, Timeouts
+from ..config import Source, Thresholds, Timeouts
 from ..evidence import Evidence
 from ..fingerprint import deploy_version
+from ..outcomes import CouldNotRun
 from .certificate import TlsCertificate, peer_certificate, unverified_certificate
 
 MAX_BODY = 64 * 1024
@@ -99,6 +101,25 @@ def join_url(base_url: str, path: str) -> str:
     if not path:
         return base_url
     return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def upstream_request(source: Source, base_url: str) -> tuple[str, dict[str, str]]:
+    """``curl -I "https://api.../events.json?apikey=[key]&size=1"``: the source's URL (relative ones against the
+    site) with its API key, read from the environment variable the target names, as query parameter or header.
+    The key is never shown: the target's secrets include every api_key_env value."""
+    url = source.upstream_url or ""
+    if url.startswith("/"):
+        url = join_url(base_url, url)
+    headers: dict[str, str] = {}
+    if source.api_key_env:
+        key = os.environ.get(source.api_key_env, "").strip()
+        if not key:
+            raise CouldNotRun(f"{source.api_key_env} is not set: export the {source.name} API key to check its API")
+        if source.api_key_header:
+            headers[source.api_key_header] = key
+        else:
+            url += ("&" if urlsplit(url).query else "?") + urlencode({source.api_key_param: key})
+    return url, headers
 
 
 @dataclass(frozen=True)

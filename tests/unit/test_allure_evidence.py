@@ -11,8 +11,8 @@ import zipfile
 import pytest
 
 from scenescout_ir import incident
-from scenescout_ir.allure_evidence import categories, log_html, playbook_url, section_anchor, table_csv
-from scenescout_ir.conditions import CONDITIONS, PLAYBOOK
+from scenescout_ir.allure_mapping import categories
+from scenescout_ir.conditions import CONDITIONS
 
 CONFTEST = ""  # the plugin comes from its pytest11 entry point
 SECRET = "tm-live-key-7f3a9c"
@@ -342,24 +342,6 @@ def test_a_run_while_an_incident_is_open_appends_its_findings_with_a_link_to_its
     before = path.read_text()
     run(scratch)
     assert path.read_text() == before  # closed: nothing more is appended
-
-
-def test_the_playbook_link_defaults_to_the_copy_found_near_the_project(tmp_path, monkeypatch):
-    monkeypatch.delenv("SCENESCOUT_PLAYBOOK_URL", raising=False)
-    project = tmp_path / "work" / "main"
-    project.mkdir(parents=True)
-    assert playbook_url(project) is None
-    copy = tmp_path / "work" / PLAYBOOK
-    copy.parent.mkdir(parents=True)
-    copy.write_text("# Incident Response Playbook")
-    assert playbook_url(project) == copy.as_uri()
-
-
-def test_helpers():
-    assert section_anchor("Common Incident Scenarios / Scenario 2: Database Connection Failures") == \
-        "scenario-2-database-connection-failures"
-    assert table_csv(["a"], [[1], ["x"], [None]]) == 'a\n1\nx\n""\n'
-    assert '<span class="hit">two</span>' in log_html("t", "one\n>> two")
 
 
 # --- issue 8, item 11: two runs sharing reports/ never mix their evidence -------------------------------

@@ -160,7 +160,7 @@ def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_s
     pytester.makefile(".toml", targets=SCRATCH_TARGETS)
     pytester.makepyfile(test_scratch=SCRATCH_TEST)
     monkeypatch.setenv("SCENESCOUT_CHROMIUM", "/opt/chromium/chrome")
-    result = pytester.runpytest_subprocess("--target", "local", "--headed", "--slowmo", "50", "-s")
+    result = pytester.runpytest_subprocess("--target", "local", "--headed", "--slowmo", "50", "--video", "on", "-s")
     out = result.stdout.str()
     result.assert_outcomes(passed=1)
     launch = next(line for line in out.splitlines() if "LAUNCH" in line)
@@ -173,6 +173,7 @@ def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_s
     assert "('geolocation', {'latitude': 52.52, 'longitude': 13.4})" in context
     assert "('permissions', ['geolocation'])" in context
     assert "('base_url', 'http://127.0.0.1:9')" in context
+    assert "record_video_dir" not in context  # a video nobody keeps is not recorded
 
 
 # --- real Chromium against local pages --------------------------------------------------------------
@@ -314,3 +315,56 @@ def test_a_site_that_hangs_times_out_once_and_says_so(chromium, silent_server):
     assert second.timed_out and second.error.endswith("(not asked again)")
     refused = PageProbe(chromium.new_page, NOWHERE, Browser(), (), BrowserSession(), lambda e: None).visit("/")
     assert not refused.loaded and not refused.timed_out
+
+
+# --- pytest-playwright's artifact options, honoured by the suite's own browser fixtures ---------------
+
+ARTIFACT_CHECKS = """
+import pytest
+
+pytestmark = pytest.mark.comprehensive
+
+
+def test_fails(browser_page):
+    assert browser_page.visit("/ok").loaded
+    assert False, "failed on purpose"
+
+
+def test_passes(browser_page):
+    assert browser_page.visit("/ok").loaded
+"""
+
+
+def kept(root) -> dict[str, list[str]]:
+    """``{check dir: [files]}`` under an artifacts root."""
+    if not root.is_dir():
+        return {}
+    return {d.name: sorted(f.name for f in d.iterdir()) for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+def test_tracing_screenshot_and_output_decide_what_a_browser_check_keeps_and_where(pytester, site):
+    pytester.makeconftest("")  # the plugin comes from its entry point
+    pytester.makefile(".toml", targets=SCRATCH_TARGETS.replace("http://127.0.0.1:9", site))
+    pytester.makepyfile(test_artifacts=ARTIFACT_CHECKS)
+    own = pytester.path / "reports" / "browser"
+
+    def run(*options: str) -> None:
+        result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", *options)
+        result.assert_outcomes(passed=1, failed=1)
+
+    run()  # neither option given: the suite's default, a failed check's screenshot and trace
+    assert kept(own) == {"test_fails": ["screenshot.png", "trace.zip"]}
+
+    run("--tracing", "off")  # no trace recorded at all; the screenshot still kept on failure
+    assert kept(own) == {"test_fails": ["screenshot.png"]}
+
+    run("--screenshot", "off", "--tracing", "retain-on-failure")
+    assert kept(own) == {"test_fails": ["trace.zip"]}
+
+    out = pytester.path / "artifacts"
+    run("--output", str(out), "--tracing", "on", "--screenshot", "on")  # every check's, in --output
+    assert kept(out) == {"test_fails": ["screenshot.png", "trace.zip"], "test_passes": ["screenshot.png", "trace.zip"]}
+    assert kept(own) == {"test_fails": ["trace.zip"]}  # the last run's, untouched: this run wrote elsewhere
+
+    run("--screenshot", "off", "--tracing", "off")
+    assert kept(own) == {}

@@ -16,12 +16,12 @@ from scenescout_ir.performance import (
     blocking_chains,
     check_response_times,
     efficiency,
-    explained,
     full_reads,
     plan_outline,
     plan_root,
     statements_view,
 )
+from scenescout_ir.probes.db import explained
 from scenescout_ir.probes.http import HttpProbe, HttpResult
 from scenescout_ir.probes.sampling import ResponseSampler, Sample, SampleSet, percentile, settled
 

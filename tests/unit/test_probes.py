@@ -130,3 +130,17 @@ def test_dependent_queries_of_a_blind_database_say_it_was_not_checked():
     with pytest.raises(Blind, match="database not checked .the suite's own credentials") as raised:
         db.query("connection_saturation")
     assert raised.value.component == "database"
+
+
+def test_the_upstream_request_carries_the_key_from_the_environment_as_parameter_or_header(monkeypatch):
+    from scenescout_ir.config import Source
+    from scenescout_ir.probes.http import upstream_request
+
+    monkeypatch.setenv("TM_KEY", " tm-1 ")
+    monkeypatch.delenv("NO_KEY", raising=False)
+    tm = Source("tm", upstream_url="https://api.example/events.json?size=1", api_key_env="TM_KEY")
+    assert upstream_request(tm, "") == ("https://api.example/events.json?size=1&apikey=tm-1", {})
+    eb = Source("eb", upstream_url="/upstream/eb", api_key_env="TM_KEY", api_key_header="X-Token")
+    assert upstream_request(eb, "http://site/app/") == ("http://site/app/upstream/eb", {"X-Token": "tm-1"})
+    with pytest.raises(CouldNotRun, match="NO_KEY is not set: export the sk API key"):
+        upstream_request(Source("sk", upstream_url="https://sk.example/", api_key_env="NO_KEY"), "")

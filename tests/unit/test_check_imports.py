@@ -1,0 +1,73 @@
+"""Checks read like the playbook: they ask the probes, they do not open connections, build SQL or HTTP clients.
+
+Walks checks/ and scenarios/ with ``ast`` and fails when a check module imports a client library directly.
+Imports under ``if TYPE_CHECKING:`` (type hints only) are allowed.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECK_DIRS = ("checks", "scenarios")
+FORBIDDEN = ("psycopg", "requests", "socket", "urllib.request", "http.client", "playwright.sync_api")
+
+
+def _forbidden(module: str) -> str | None:
+    return next((f for f in FORBIDDEN if module == f or module.startswith(f + ".")), None)
+
+
+def _type_checking_only(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def direct_client_imports(source: str) -> list[str]:
+    """``line: import psycopg`` for each import of a client library outside ``if TYPE_CHECKING:``."""
+    found: list[str] = []
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _type_checking_only(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend(f"{node.lineno}: import {a.name}" for a in node.names if _forbidden(a.name))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if _forbidden(node.module):
+                found.append(f"{node.lineno}: from {node.module} import ...")
+            else:  # from urllib import request, from http import client, from playwright import sync_api
+                found.extend(f"{node.lineno}: from {node.module} import {a.name}" for a in node.names
+                             if _forbidden(f"{node.module}.{a.name}"))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(source))
+    return found
+
+
+CHECK_MODULES = sorted(p for d in CHECK_DIRS for p in (ROOT / d).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", CHECK_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_check_module_imports_a_client_library(path):
+    found = direct_client_imports(path.read_text())
+    assert not found, (
+        f"{path.relative_to(ROOT)} imports a client library directly ({'; '.join(found)}): "
+        "ask a probe (scenescout_ir/probes/) for what the check needs"
+    )
+
+
+def test_the_rule_sees_every_spelling_and_allows_type_only_imports():
+    assert CHECK_MODULES, "no check modules found"
+    source = (
+        "import psycopg\nfrom psycopg import sql\nimport requests.adapters\nfrom urllib import request\n"
+        "from http import client\nimport socket\nfrom playwright.sync_api import Page\n"
+        "from urllib.parse import urlsplit\nimport json\n"
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from playwright.sync_api import Page\n"
+        "def f():\n    import socket\n"
+    )
+    assert [line.split(":")[0] for line in direct_client_imports(source)] == [
+        "1", "2", "3", "4", "5", "6", "7", "14"]
