@@ -120,10 +120,10 @@ def test_a_later_timeout_on_a_host_known_to_answer_slowly_is_slow_not_down(stand
 
 
 def test_a_host_that_never_answers_is_down_after_the_first_long_wait(silent_server):
-    http = probe(Thresholds(response_slo_s=0.2, response_sev2_s=0.3))  # first read: 2.3 s
+    http = probe(Thresholds(response_slo_s=0.2, response_sev2_s=0.3))  # first read: 0.3 s + 1.5 s
     started = time.monotonic()
     first = http.get(f"http://127.0.0.1:{silent_server}/")
-    assert 2.2 < time.monotonic() - started < 5 and first.status is None and first.slow_s is None
+    assert 1.7 < time.monotonic() - started < 5 and first.status is None and first.slow_s is None
     later = http.get(f"http://127.0.0.1:{silent_server}/health")
     assert "not asked again" in (later.error or "") and later.slow_s is None
     check_slow(later, LINES)  # no slow finding: not answering is an outage
