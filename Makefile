@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# Compile each module once: with PYTHONDONTWRITEBYTECODE set (as on this machine's image), every pytest process
+# of `make test` and every `make demo` run compiled every module and rewrote every check's asserts again: about
+# 1 s of CPU per run (a healthy emergency run: 2.1 s of CPU instead of 1.0 s).
+export PYTHONDONTWRITEBYTECODE :=
 
 NODE_STAMP := node_modules/.installed
 

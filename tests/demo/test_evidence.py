@@ -100,7 +100,9 @@ def secret_targets(stack, here):
     upstream = {s: {"upstream_url": f"/upstream/{s}/events", "api_key_env": "EVIDENCE_TM_KEY"}
                 for s in ("ticketmaster", "eventbrite")}
     return targets_file(here, stack.info().state_dir, keys={"secret_env": ["EVIDENCE_API_KEY"]},
-                        sources=upstream, sections={"performance": {"samples": 2}})
+                        sources=upstream, sections={"performance": {"samples": 2},
+                                                    # what it leaves, not how long it waits: a hung page gives up sooner
+                                                    "browser": {"navigation_timeout_s": 4}})
 
 
 def secret_env(here, webhook):
