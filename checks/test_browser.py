@@ -27,7 +27,7 @@ def broken_page_condition(target, route: str) -> str:
 @pytest.mark.condition("feature_failure")
 def test_page_renders_events(browser_page, target, route):
     """Comprehensive functional test: the page loads, with its title, landmarks and cards with content."""
-    page = browser_page.visit(route)
+    page = browser_page.load(route)
     problems = []
     if not page.loaded:
         problems.append(f"did not load: {page.error or f'HTTP {page.status}'}")
@@ -52,7 +52,7 @@ def test_page_renders_events(browser_page, target, route):
 @pytest.mark.condition("feature_failure")
 def test_no_console_or_request_errors(browser_page, target, route):
     """No console errors, uncaught exceptions or failed requests to the site or its backends while it loads."""
-    page = browser_page.visit(route, until="quiet")
+    page = browser_page.load(route)
     errors = page.errors()
     if page.error:
         errors.insert(0, f"the page did not load: {page.error}")
@@ -66,7 +66,7 @@ def test_no_console_or_request_errors(browser_page, target, route):
 @pytest.mark.condition("cosmetic")
 def test_no_broken_images(browser_page, route):
     """Every image the page shows has loaded (naturalWidth > 0 once complete)."""
-    page = browser_page.visit(route)
+    page = browser_page.load(route)
     if not page.loaded:
         raise CouldNotRun(f"{route} did not load ({page.error or f'HTTP {page.status}'}): no images to look at")
     broken = page.broken_images

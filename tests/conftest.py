@@ -1,7 +1,22 @@
-"""Fixtures of the suite's own tests."""
+"""Fixtures of the suite's own tests, and the `slow` marker that keeps `make test-unit` a quick loop."""
+
+import pytest
 
 pytest_plugins = ("pytester", "tests.demo_support", "tests.servers")
 
+# a unit test using one of these starts a real browser or the Allure report tool: slow, whatever its marks say
+_SLOW_FIXTURES = {"chromium", "playwright", "allure"}
+
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: a unit test that must wait out a real deadline (make test-unit skips it)")
+    config.addinivalue_line(
+        "markers",
+        "slow: a unit test that waits out a real deadline, or starts Chromium, the Allure report tool or xdist "
+        "workers (make test-unit skips it; make test runs it)",
+    )
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -306,6 +306,7 @@ def test_an_explicit_alluredir_is_kept_unless_cleaning_is_asked_for(scratch):
     assert len(list((scratch.path / "out").glob("*-result.json"))) == count
 
 
+@pytest.mark.slow  # starts xdist workers
 def test_xdist_workers_write_every_result_and_none_wipes_another(scratch):
     run(scratch)
     serial = results(scratch)

@@ -205,8 +205,12 @@ fetch("/data").then((r) => r.json()).then((d) => {{
 }
 
 
+REQUESTS: list[str] = []  # the paths the stand-in site was asked for, in order
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        REQUESTS.append(self.path)
         if self.path in PAGES:
             self._send(200, "text/html", PAGES[self.path])
         elif self.path == "/data":
@@ -342,6 +346,7 @@ def kept(root) -> dict[str, list[str]]:
     return {d.name: sorted(f.name for f in d.iterdir()) for d in sorted(root.iterdir()) if d.is_dir()}
 
 
+@pytest.mark.slow  # runs browser checks in Chromium five times
 def test_tracing_screenshot_and_output_decide_what_a_browser_check_keeps_and_where(pytester, site):
     pytester.makeconftest("")  # the plugin comes from its entry point
     pytester.makefile(".toml", targets=SCRATCH_TARGETS.replace("http://127.0.0.1:9", site))
@@ -368,3 +373,41 @@ def test_tracing_screenshot_and_output_decide_what_a_browser_check_keeps_and_whe
 
     run("--screenshot", "off", "--tracing", "off")
     assert kept(own) == {}
+
+
+SHARED_LOAD_CHECKS = """
+import pytest
+
+pytestmark = pytest.mark.comprehensive
+
+
+def test_1_renders(browser_page):
+    assert browser_page.load("/ok").cards == 1
+
+
+def test_2_no_errors(browser_page):
+    page = browser_page.load("/ok")
+    assert page.loaded
+    assert False, "failed on purpose"
+
+
+def test_3_no_broken_images(browser_page):
+    assert not browser_page.load("/ok").broken_images
+    assert False, "failed on purpose"
+"""
+
+
+@pytest.mark.slow  # runs browser checks in Chromium
+def test_the_checks_that_look_at_one_route_share_one_load_and_each_failure_keeps_its_evidence(pytester, site):
+    pytester.makeconftest("")
+    pytester.makefile(".toml", targets=SCRATCH_TARGETS.replace("http://127.0.0.1:9", site))
+    pytester.makepyfile(test_shared=SHARED_LOAD_CHECKS)
+    REQUESTS.clear()
+    result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    assert REQUESTS.count("/ok") == 1, REQUESTS  # one page load for the three checks, not three
+    own = pytester.path / "reports" / "browser"
+    assert kept(own) == {"test_2_no_errors": ["screenshot.png", "trace.zip"],
+                         "test_3_no_broken_images": ["screenshot.png", "trace.zip"]}
+    verdict = json.loads((pytester.path / "reports" / "verdict.json").read_text())
+    assert {f["check"] for f in verdict["findings"]} == {"test_2_no_errors", "test_3_no_broken_images"}

@@ -80,6 +80,7 @@ def test_a_secret_never_reaches_the_terminal_or_the_verdict(scratch):
     assert "hunter2-pw" not in (scratch.path / "reports" / "verdict.json").read_text()
 
 
+@pytest.mark.slow  # starts xdist workers
 def test_the_same_verdict_comes_out_of_xdist_workers(scratch):
     scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
     serial = verdict_of(scratch)
@@ -191,6 +192,7 @@ def test_3_after_the_budget():
 '''
 
 
+@pytest.mark.slow  # waits out two run budgets
 def test_checks_starting_after_the_runs_budget_could_not_run(scratch):
     scratch.makefile(".toml", targets=TARGETS + "[targets.local.budget]\nemergency_s = 2\ncomprehensive_s = 3\n")
     scratch.makepyfile(test_checks=BUDGETED)
@@ -282,6 +284,7 @@ def test_errors():
     result.stdout.fnmatch_lines(["VERDICT: SEV3*", "DATABASE NOT CHECKED: *"])
 
 
+@pytest.mark.slow  # starts xdist workers
 def test_xdist_workers_carry_the_database_not_checked_to_the_exit_code(scratch, monkeypatch):
     monkeypatch.setenv("SCRATCH_DSN", "postgresql://oncall:pw-s3cret@scenescout-db.invalid/scenescout")
     with_the_database_checks(scratch)

@@ -89,6 +89,7 @@ def test_a_missing_tool_or_missing_results_is_one_line(tmp_path, monkeypatch):
         report.render(tmp_path / "nothing", tmp_path / "r.html", title="t", allure=report.allure_command(ROOT))
 
 
+@pytest.mark.slow  # runs the Allure report tool
 def test_the_report_command_says_what_it_made_or_why_not_in_one_line(scratch, tmp_path):
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "scenescout_ir", "report", *args], capture_output=True,
