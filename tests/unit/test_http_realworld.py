@@ -338,13 +338,13 @@ def test_prefetched_requests_are_sent_at_once_asked_once_and_recorded_by_the_che
     """Time to verdict = the slowest probe: the session's GETs start together (issue 11)."""
     from tests.demo_support import wait_for
 
-    site = stand_in_site({}, default=Reply(200, b"ok", "text/plain", delay_s=3.0))
+    site = stand_in_site({}, default=Reply(200, b"ok", "text/plain", delay_s=1.5))
     recorded = []
     probe = HttpProbe(Timeouts(), recorded.append, Thresholds())
     paths = ("/", "/health", "/api/health")
     probe.prefetch([(site.url + p, {}) for p in paths])
-    # one after another, the second would arrive after the first's 3 s: all three are there before that
-    wait_for(lambda: len(site.requests) == 3, "the three requests to arrive together", timeout=2.5)
+    # one after another, the second would arrive after the first's 1.5 s: all three are there before that
+    wait_for(lambda: len(site.requests) == 3, "the three requests to arrive together", timeout=1.3)
     assert recorded == []  # nothing is evidence until a check reads it
     results = [probe.get(site.url + p) for p in paths]
     assert all(r.ok and r.body == "ok" for r in results)
