@@ -361,8 +361,8 @@ def test_stuck_transaction(healthy: DemoStack, info: StackInfo) -> None:
     assert any(state == "idle in transaction" for state, _ in rows)
     assert any(state == "active" and "pg_sleep(3600)" in query for state, query in rows)
     healthy.clear("stuck_transaction")
-    rows = healthy.sql(states)
-    assert not any(state == "idle in transaction" or "pg_sleep(3600)" in query for state, query in rows)
+    eventually(lambda: not any(state == "idle in transaction" or "pg_sleep(3600)" in query
+                               for state, query in healthy.sql(states)), what="the stuck sessions to be gone")
 
 
 def test_blocking_lock(healthy: DemoStack, info: StackInfo) -> None:

@@ -52,7 +52,7 @@ def test_responses_just_over_the_slo_are_minor_performance_issues(healthy_stack,
                     workdir=rundir(workdir, "slo"))
     (finding,) = run.findings("test_route_response_time[/]")
     assert run.severity == "SEV3" and finding["condition"] == "Minor performance issues", run.output
-    assert "mean 2.5" in finding["summary"] and "SLO: 2 s" in finding["summary"]
+    assert re.search(r"mean 2\.\d+ s", finding["summary"]) and "SLO: 2 s" in finding["summary"]  # 2.5 s + load
     (samples,) = [e for e in finding["evidence"] if e["title"] == "response times of GET /"]
     assert Path(samples["data"]["chart"]).exists()
     # two answers over the SLO of three planned settle it: the third could not pull the p95 under (issue 8, 10)
