@@ -30,7 +30,8 @@ from fixtures.demo import FAULTS, DemoNotRunning, DemoStack, StackInfo
 ROOT = Path(__file__).resolve().parents[1]
 USABLE_SLOTS = 40 - 3  # max_connections - superuser_reserved_connections
 
-pytestmark = pytest.mark.timeout(60)
+# one worker runs this module: its own stack starts once, not once per xdist worker (make test: loadgroup)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.xdist_group("demo_stack_module")]
 
 
 def eventually(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

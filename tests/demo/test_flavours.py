@@ -20,7 +20,8 @@ import pytest
 from fixtures.demo.__main__ import main as demo_main
 from tests.demo_support import SuiteRun, prod_targets_file, prove, run_suite, targets_file, wait_for
 
-pytestmark = pytest.mark.timeout(240)
+# one worker runs this module: the prod-flavour stack starts once, not once per xdist worker (make test: loadgroup)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.xdist_group("prod_flavour")]
 
 APP_LOG = {"default": "application.log", "prod": "web.log"}
 
