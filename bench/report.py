@@ -64,7 +64,8 @@ def triage_section(t: dict[str, Any]) -> list[str]:
     for fault, limit in GOALS.items():
         if fault in by_fault:
             median = by_fault[fault]["suite"]["median"]
-            goals.append(f"- {fault.replace('_', ' ')}: {_s(median)}, goal at most {limit:g} s: {_met(median <= limit)}")
+            met = _met(median <= limit)
+            goals.append(f"- {fault.replace('_', ' ')}: {_s(median)}, goal at most {limit:g} s: {met}")
     healthy = by_fault.get("healthy", {})
     capped_names = sorted({c for s in t["scenarios"] for c in s["playbook"]["capped"]})
     return [
