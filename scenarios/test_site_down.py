@@ -34,14 +34,22 @@ def test_something_listens_on_the_site_port(site, http, net):
 
 
 @pytest.mark.condition("complete_outage")
-def test_tls_certificate_is_valid(site, net):
-    """What a browser checks first: a verified handshake, and a certificate that is not about to expire."""
+def test_tls_certificate_is_valid(site, target):
+    """What a browser checks first: a verified handshake, and a certificate that is not about to expire (the
+    limit and conditions of checks/test_site.py::test_tls_certificate_not_expiring: one symptom, one severity)."""
     if urlsplit(site.base_url).scheme != "https":
         pytest.skip(f"{site.base_url} is plain HTTP: no TLS layer to check")
-    result = net.tls_handshake(site.host, _port(site.base_url))
-    assert result.ok, f"TLS handshake with {site.host} fails: {result.error}"
-    if result.expires_in_days is not None and result.expires_in_days < 7:
-        raise Finding("partial_outage", f"the certificate of {site.host} expires in {result.expires_in_days:.1f} days")
+    result = site.get("/")
+    certificate = result.tls  # read from the exchange, also when it was not accepted
+    if certificate is not None and certificate.days_left() <= 0:
+        raise Finding("tls_certificate_expired", f"the TLS certificate of {site.host} expired "
+                                                 f"{-certificate.days_left():.1f} days ago: {certificate.describe()}")
+    assert not (result.error or "").startswith("TLS certificate not accepted"), (
+        f"TLS handshake with {site.host} fails: {result.error}")
+    limit = target.thresholds.limit("tls_expiry_days")
+    if certificate is not None and certificate.days_left() <= limit:
+        raise Finding("tls_certificate_expiring", f"the TLS certificate of {site.host} expires in "
+                                                  f"{certificate.days_left():.1f} days (limit: {limit:g} days)")
 
 
 @pytest.mark.playbook("nginx -t && systemctl status nginx")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import socket
-import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import psutil
 
@@ -21,16 +19,6 @@ class TcpResult:
     ok: bool
     elapsed_s: float
     error: str | None = None
-
-
-@dataclass(frozen=True)
-class TlsResult:
-    host: str
-    ok: bool
-    elapsed_s: float
-    error: str | None = None
-    expires_in_days: float | None = None
-    subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,25 +47,6 @@ class Network:
             result = TcpResult(host, port, False, time.monotonic() - start, exc.strerror or str(exc))
         state = "open" if result.ok else f"FAILED: {result.error}"
         self._record(Evidence("net", f"tcp {host}:{port}", f"TCP {host}:{port} -> {state} ({result.elapsed_s:.3f} s)"))
-        return result
-
-    def tls_handshake(self, host: str, port: int) -> TlsResult:
-        """A verified TLS handshake, and how long the certificate has left."""
-        start = time.monotonic()
-        context = ssl.create_default_context()
-        try:
-            with socket.create_connection((host, port), timeout=self.connect_s) as raw, \
-                    context.wrap_socket(raw, server_hostname=host) as tls:
-                cert = tls.getpeercert() or {}
-            expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(str(cert["notAfter"])), UTC)
-            days = (expires - datetime.now(UTC)).total_seconds() / 86400
-            subject = ", ".join("=".join(pair) for rdn in cert.get("subject", ()) for pair in rdn)
-            result = TlsResult(host, True, time.monotonic() - start, None, days, subject)
-        except (OSError, ssl.SSLError, KeyError, ValueError) as exc:
-            result = TlsResult(host, False, time.monotonic() - start, str(exc) or type(exc).__name__)
-        text = (f"TLS {host}:{port} -> ok, {result.subject}, certificate expires in {result.expires_in_days:.0f} days"
-                if result.ok else f"TLS {host}:{port} -> FAILED: {result.error}")
-        self._record(Evidence("net", f"tls {host}", text))
         return result
 
     def processes(self, patterns: tuple[str, ...]) -> list[ProcessMatch]:

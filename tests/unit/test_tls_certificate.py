@@ -242,3 +242,28 @@ def test_the_site_checks_name_an_expired_certificate_not_an_outage(https_site):
     assert str(excinfo.value).startswith("/health: TLS certificate not accepted: certificate has expired (valid until")
     fine = https_site(timedelta(days=365))
     check_slow(probe().get(fine.url + "/health"), Thresholds())  # a good certificate: nothing to say
+
+
+def the_scenario() -> Callable[..., None]:
+    path = Path(__file__).parents[2] / "scenarios" / "test_site_down.py"
+    spec = importlib.util.spec_from_file_location("scenarios_test_site_down", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.test_tls_certificate_is_valid  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("valid_for", "condition"), [
+    (timedelta(days=-2), "tls_certificate_expired"), (timedelta(days=3), "tls_certificate_expiring"),
+])
+def test_scenario_1_judges_the_certificate_as_the_check_does(https_site, tmp_path, valid_for, condition):
+    """One symptom, one severity: Scenario 1's TLS layer uses the check's conditions and limit (it had its own
+    handshake, a 7-day limit and partial_outage for a certificate the check calls a SEV4)."""
+    site = https_site(valid_for)
+    target = target_with(tmp_path, site.url)
+    with pytest.raises(Finding) as excinfo:
+        the_scenario()(Site(target.base_url, probe(), target), target)
+    assert excinfo.value.condition == condition
+    fine = https_site(timedelta(days=365))
+    healthy = target_with(tmp_path, fine.url)
+    the_scenario()(Site(healthy.base_url, probe(), healthy), healthy)
