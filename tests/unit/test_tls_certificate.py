@@ -126,13 +126,18 @@ def probe() -> HttpProbe:
     return HttpProbe(FAST, lambda e: None, Thresholds())
 
 
-def the_check() -> Callable[..., None]:
-    path = Path(__file__).parents[2] / "checks" / "test_site.py"
-    spec = importlib.util.spec_from_file_location("checks_test_site", path)
+def _check_of(module_path: str, name: str) -> Callable[..., None]:
+    """A check function of checks/ or scenarios/, loaded from its file (those dirs are not packages)."""
+    path = Path(__file__).parents[2] / module_path
+    spec = importlib.util.spec_from_file_location(path.stem + "_under_test", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.test_tls_certificate_not_expiring  # type: ignore[no-any-return]
+    return getattr(module, name)  # type: ignore[no-any-return]
+
+
+def the_check() -> Callable[..., None]:
+    return _check_of("checks/test_site.py", "test_tls_certificate_not_expiring")
 
 
 def target_with(tmp_path: Path, url: str, thresholds: str = ""):  # noqa: ANN201
@@ -245,12 +250,7 @@ def test_the_site_checks_name_an_expired_certificate_not_an_outage(https_site):
 
 
 def the_scenario() -> Callable[..., None]:
-    path = Path(__file__).parents[2] / "scenarios" / "test_site_down.py"
-    spec = importlib.util.spec_from_file_location("scenarios_test_site_down", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.test_tls_certificate_is_valid  # type: ignore[no-any-return]
+    return _check_of("scenarios/test_site_down.py", "test_tls_certificate_is_valid")
 
 
 @pytest.mark.parametrize(("valid_for", "condition"), [
