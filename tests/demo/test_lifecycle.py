@@ -29,8 +29,9 @@ EMPTY_LISTS = {
 }
 
 
-# Lists emptied together in one run: no check reads two lists of the same group, so each list's emptiness is
-# met by checks whose other lists are full (the browser checks see no backend_origins with their routes there).
+# Lists emptied together in one run, grouped so that the checks reading one of them still have the lists they
+# need besides it (the browser checks meet no backend_origins with their routes there; the ingestion checks no
+# logs with their sources there). A check whose every input is empty is "not applicable" either way.
 EMPTY_TOGETHER = (
     ("health_endpoints", "logs", "integrity.duplicate_key", "browser.geolocation", "backend_origins", "secret_env"),
     ("routes", "sources", "app_processes"),

@@ -200,6 +200,10 @@ fetch("/data").then((r) => r.json()).then((d) => {{
 </script>""",
     "/broken": """<!doctype html><title>Broken</title><nav></nav><main><img src="/nope.png"></main>
 <script>fetch("/missing"); throw new Error("boom");</script>""",
+    # a live page that never goes quiet: it asks for news every 100 ms (what the demo never does)
+    "/live": """<!doctype html><title>Live</title><nav><a href="/live">Home</a></nav>
+<main><article class="event-card">Velvet Static, live</article></main>
+<script>setInterval(() => fetch("/data"), 100);</script>""",
     "/spinner": """<!doctype html><title>Spinner</title><nav><a href="/ok">Home</a></nav>
 <main><div class="spinner">Loading...</div></main>""",
 }
@@ -411,3 +415,35 @@ def test_the_checks_that_look_at_one_route_share_one_load_and_each_failure_keeps
                          "test_3_no_broken_images": ["screenshot.png", "trace.zip"]}
     verdict = json.loads((pytester.path / "reports" / "verdict.json").read_text())
     assert {f["check"] for f in verdict["findings"]} == {"test_2_no_errors", "test_3_no_broken_images"}
+
+
+NEVER_QUIET_CHECKS = """
+import pytest
+
+pytestmark = pytest.mark.comprehensive
+
+
+def test_renders(browser_page):
+    page = browser_page.load("/live")
+    assert page.loaded and page.cards == 1, page
+
+
+def test_no_errors(browser_page):
+    assert browser_page.load("/live").errors() == []
+"""
+
+
+@pytest.mark.slow  # runs browser checks in Chromium and waits out a navigation deadline
+def test_a_route_whose_network_never_goes_quiet_is_judged_once_its_wait_runs_out(pytester, site):
+    """The shared load waits for the network to be quiet; a live page polling every 100 ms never is. The load
+    ends at the navigation deadline (2 s here), once for the route, and the checks judge what rendered: a page
+    that polls is not a broken page."""
+    pytester.makeconftest("")
+    targets = SCRATCH_TARGETS.replace("http://127.0.0.1:9", site) + "navigation_timeout_s = 2\n"
+    pytester.makefile(".toml", targets=targets)
+    pytester.makepyfile(test_live=NEVER_QUIET_CHECKS)
+    REQUESTS.clear()
+    result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert REQUESTS.count("/live") == 1, REQUESTS  # one load for both checks, whatever the polling did
+    assert REQUESTS.count("/data") > 5  # it really kept polling while the load waited

@@ -267,3 +267,17 @@ def test_scenario_1_judges_the_certificate_as_the_check_does(https_site, tmp_pat
     fine = https_site(timedelta(days=365))
     healthy = target_with(tmp_path, fine.url)
     the_scenario()(Site(healthy.base_url, probe(), healthy), healthy)
+
+
+def test_scenario_1_fails_a_handshake_with_a_certificate_nobody_trusts_as_an_outage(https_site, tmp_path,
+                                                                                     monkeypatch):
+    """What a real deployment may present and the demo never does: a valid, unexpired certificate that no client
+    trusts (self-signed, another host's): browsers refuse the site, so the layer fails with the handshake's
+    reason, whatever the expiry date says."""
+    site = https_site(timedelta(days=365))
+    target = target_with(tmp_path, site.url)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # the stand-in's CA is no longer trusted
+    with pytest.raises(AssertionError) as excinfo:
+        the_scenario()(Site(target.base_url, probe(), target), target)
+    assert not isinstance(excinfo.value, Finding)  # the scenario's own condition: complete_outage
+    assert str(excinfo.value).startswith("TLS handshake with 127.0.0.1 fails: TLS certificate not accepted")
