@@ -291,3 +291,49 @@ def test_xdist_workers_carry_the_database_not_checked_to_the_exit_code(scratch, 
     result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-n", "2")
     (blind,) = verdict_of(scratch)["blind"]
     assert result.ret == 6 and blind["check"] == "test_database_connectivity" and len(blind["checks"]) == 4
+
+
+# --- issue 19: "could not run" is a check's outcome, not a way out for the suite's own tests --------------
+
+SELF_TESTS = '''
+import pytest
+from scenescout_ir.outcomes import CouldNotRun
+
+@pytest.fixture
+def reader():
+    raise CouldNotRun("log file y does not exist")
+
+def test_a_helper_that_cannot_look():
+    raise CouldNotRun("log file x does not exist")
+
+def test_a_fixture_that_cannot_look(reader):
+    pass
+'''
+
+
+def test_a_could_not_run_inside_a_test_that_is_not_a_check_fails_the_run(scratch):
+    """The suite's own tests run with the plugin active (the checkout has a targets.toml): a helper that starts
+    answering "could not run" outside pytest.raises fails its test instead of skipping it."""
+    scratch.makepyfile(test_self=SELF_TESTS)
+    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "test_self.py")
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines([  # the setup error is reported first, then the failure
+        "E *.CouldNotRun: log file y does not exist", "E *.CouldNotRun: log file x does not exist"])
+    assert "could not run: " not in result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_could_not_run_inside_a_check_is_still_could_not_run_from_another_directory(scratch, monkeypatch):
+    """`pytest ~/checkout/checks` from elsewhere: a check is recognised by its marker, wherever it lives."""
+    elsewhere = scratch.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    verdict_file = elsewhere / "verdict.json"
+    result = scratch.runpytest_subprocess(
+        "--target", "local", "--targets-file", str(scratch.path / "targets.toml"), "--verdict-file",
+        str(verdict_file), "-p", "no:cacheprovider", "-rs", "-k", "test_cannot_look",
+        str(scratch.path / "test_checks.py"),
+    )
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] *test_checks.py:*: could not run: log file x does not exist"])
+    verdict = json.loads(verdict_file.read_text())
+    assert verdict["could_not_run"] == [{"check": "test_cannot_look", "reason": "log file x does not exist"}]
