@@ -66,14 +66,15 @@ docs: install
 # The suite's own tests: unit tests of the machinery and the checks against the demo stack with faults.
 # Five workers, a test each at a time (each worker its own demo stack; a module marked xdist_group, e.g. the
 # prod flavour's, stays on one worker): much of the time is waiting on timeouts and hung stand-ins, not CPU.
-# TEST_WORKERS=0 runs them in one process.
+# TEST_WORKERS=0 runs them in one process. A skip fails the run unless its test declares it expected
+# (@pytest.mark.expected_skip(reason=...), tests/skip_gate.py); -rs prints every skip's reason.
 TEST_WORKERS ?= 5
 test: install chromium $(NODE_STAMP)
-	$(PY) -m pytest tests -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest tests -q -rs $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 # The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines.
 test-unit: install $(NODE_STAMP)
-	$(PY) -m pytest tests/unit -q -n 4 -m "not slow"
+	$(PY) -m pytest tests/unit -q -rs -n 4 -m "not slow"
 
 # The kept runs (reports/runs/) as self-contained HTML reports; reports/report.html is the newest, to attach.
 report: install $(NODE_STAMP)

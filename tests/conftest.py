@@ -1,8 +1,9 @@
-"""Fixtures of the suite's own tests, and the `slow` marker that keeps `make test-unit` a quick loop."""
+"""Fixtures of the suite's own tests, the `slow` marker that keeps `make test-unit` a quick loop, and the skip gate
+(tests/skip_gate.py: a skip no test declares with `@pytest.mark.expected_skip(reason=...)` fails the run)."""
 
 import pytest
 
-pytest_plugins = ("pytester", "tests.demo_support", "tests.servers")
+pytest_plugins = ("pytester", "tests.demo_support", "tests.servers", "tests.skip_gate")
 
 # a unit test using one of these starts a real browser or the Allure report tool: slow, whatever its marks say
 _SLOW_FIXTURES = {"chromium", "playwright", "allure"}

@@ -2,7 +2,12 @@
 
 import json
 import os
+import pwd
+import shutil
+import tempfile
 import time
+import warnings
+from pathlib import Path
 
 import pytest
 
@@ -157,12 +162,58 @@ def test_missing_directory_and_fifo_could_not_run(tmp_path):
         reader.scan(tmp_path / "fifo", 900, 1024)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
-def test_an_unreadable_file_could_not_run(tmp_path):
-    path = write_log(tmp_path / "secret.log", ["x"])
+def test_an_unreadable_file_could_not_run(enterable_dir):
+    """Root reads every file, and make test and CI run as root: the scan runs as nobody there."""
+    path = write_log(enterable_dir / "secret.log", ["x"])
     path.chmod(0)
-    with pytest.raises(CouldNotRun, match="cannot read"):
-        LogReader(lambda e: None).scan(path, 900, 1024)
+    raised = unprivileged(lambda: LogReader(lambda e: None).scan(path, 900, 1024))
+    assert raised == f"CouldNotRun: cannot read log file {path}: Permission denied"
+
+
+@pytest.fixture
+def enterable_dir():
+    """A directory an unprivileged user can enter (pytest's tmp_path is under root's 0700 directory)."""
+    path = Path(tempfile.mkdtemp(prefix="scenescout-logs-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path)
+
+
+def unprivileged(action):
+    """What ``action`` raised, as "TypeName: message" ("" if nothing), run without privileges: as the user
+    nobody in a forked child when this process is root, else here."""
+    if os.geteuid() != 0:
+        return _raised(action)
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork() in a threaded process (an xdist worker)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child drops root for good, acts, reports, and exits without running pytest's cleanup
+        status = 1
+        try:
+            os.close(read)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            os.write(write, _raised(action).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        raised = pipe.read().decode()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child could not become nobody"
+    return raised
+
+
+def _raised(action):
+    try:
+        action()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
 
 
 def test_matching_lines_are_kept_as_evidence(tmp_path):

@@ -107,8 +107,9 @@ class HttpsSite:
 def https_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[timedelta], HttpsSite]]:
     """``https_site(valid_for)`` -> a started HTTPS site whose certificate expires ``valid_for`` from now
     (negative: expired), trusted by this process as a CA would be (REQUESTS_CA_BUNDLE)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    if shutil.which("openssl") is None:  # Debian installs it with ca-certificates; a test that cannot run fails
+        pytest.fail("openssl is not installed: apt-get install openssl (it makes the test sites' certificates)",
+                    pytrace=False)
     sites: list[HttpsSite] = []
 
     def start(valid_for: timedelta) -> HttpsSite:
