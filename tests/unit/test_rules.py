@@ -40,44 +40,67 @@ def test_response_time_lines():
     assert major.value.condition == "significant_degradation"
 
 
+# What a person reads for each kind of connection failure, written out (the table in rules.py is what is tested)
+DSN_WRONG = "the DSN itself is wrong (unset, malformed, or an impossible port or option)"
+NO_SUCH_HOST = ("the DSN's host name does not resolve: most likely a typo in it (or the suite's name server is "
+                "unreachable)")
+NOT_POSTGRES = "something other than PostgreSQL answers on that port: the DSN's port is most likely wrong"
+TLS_MISMATCH = "the TLS handshake failed: the DSN's sslmode/sslrootcert do not match the server"
+REFUSED = "the credentials are refused (a rotated password or a wrong role)"
+NO_SUCH_NAME = "the database or role named in the DSN does not exist"
+DROPPED = "the server (or a proxy in front of it) accepts and drops connections"
+FULL = "every connection slot is taken"
+SHUTTING_DOWN = "the server is shutting down"
+STARTING = "the server is starting up or in recovery"
+DOWN = "nothing listens on the database port: the server is down"
+SILENT = "the server does not answer in time: hung, overloaded, or the network drops packets"
+NO_NETWORK = "the network to the database is down"
+
+
 @pytest.mark.parametrize(
-    ("error", "phase", "blind"),
+    ("error", "phase", "blind", "diagnosis"),
     [
-        ("DATABASE_URL is not set: export DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB", "configuration", True),
-        ("the database DSN is malformed: missing \"=\" after \"x\" in connection info string", "configuration", True),
-        ('connection is bad: invalid port number: "99999"', "configuration", True),
-        ('connection is bad: invalid integer value "54x" for connection option "port"', "configuration", True),
-        ("failed to resolve host 'db.invalid': [Errno -2] Name or service not known", "dns", True),
-        ("failed to resolve host 'db.internal': [Errno -3] Temporary failure in name resolution", "dns", True),
+        ("DATABASE_URL is not set: export DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB", "configuration", True,
+         DSN_WRONG),
+        ("the database DSN is malformed: missing \"=\" after \"x\" in connection info string", "configuration", True,
+         DSN_WRONG),
+        ('connection is bad: invalid port number: "99999"', "configuration", True, DSN_WRONG),
+        ('connection is bad: invalid integer value "54x" for connection option "port"', "configuration", True,
+         DSN_WRONG),
+        ("failed to resolve host 'db.invalid': [Errno -2] Name or service not known", "dns", True, NO_SUCH_HOST),
+        ("failed to resolve host 'db.internal': [Errno -3] Temporary failure in name resolution", "dns", True,
+         NO_SUCH_HOST),
         ('connection to server at "127.0.0.1", port 8080 failed: received invalid response to SSL negotiation: H',
-         "tls", True),
+         "tls", True, NOT_POSTGRES),
         ('connection to server at "db", port 5432 failed: server does not support SSL, but SSL was required',
-         "tls", True),
-        ("connection to server failed: SSL error: certificate verify failed", "tls", True),
+         "tls", True, TLS_MISMATCH),
+        ("connection to server failed: SSL error: certificate verify failed", "tls", True, TLS_MISMATCH),
         ('connection to server failed: FATAL:  password authentication failed for user "oncall"',
-         "authentication", True),
-        ('connection to server failed: FATAL:  role "oncal" does not exist', "authentication", True),
-        ('connection to server failed: FATAL:  database "scenescot" does not exist', "authentication", True),
+         "authentication", True, REFUSED),
+        ('connection to server failed: FATAL:  role "oncal" does not exist', "authentication", True, NO_SUCH_NAME),
+        ('connection to server failed: FATAL:  database "scenescot" does not exist', "authentication", True,
+         NO_SUCH_NAME),
         ('FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "oncall", database "x", SSL off',
-         "authentication", True),
-        ("fe_sendauth: no password supplied", "authentication", True),
-        ("connection failed: FATAL:  sorry, too many clients already", "startup", False),
-        ("FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute", "startup", False),
-        ("FATAL:  the database system is shutting down", "startup", False),
-        ("FATAL:  the database system is in recovery mode", "startup", False),
-        ("server closed the connection unexpectedly", "startup", False),
-        ("SSL SYSCALL error: EOF detected", "startup", False),
-        ('connection to server at "127.0.0.1", port 1 failed: Connection refused', "tcp", False),
-        ("connection timeout expired", "tcp", False),
-        ("no answer within 5 s (connect)", "tcp", False),
-        ('connection to server at "10.0.0.9", port 5432 failed: No route to host', "tcp", False),
-        ("something nobody has seen before", "connect", False),
+         "authentication", True, REFUSED),
+        ("fe_sendauth: no password supplied", "authentication", True, REFUSED),
+        ("connection failed: FATAL:  sorry, too many clients already", "startup", False, FULL),
+        ("FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute", "startup", False,
+         FULL),
+        ("FATAL:  the database system is shutting down", "startup", False, SHUTTING_DOWN),
+        ("FATAL:  the database system is in recovery mode", "startup", False, STARTING),
+        ("server closed the connection unexpectedly", "startup", False, DROPPED),
+        ("SSL SYSCALL error: EOF detected", "startup", False, DROPPED),
+        ('connection to server at "127.0.0.1", port 1 failed: Connection refused', "tcp", False, DOWN),
+        ("connection timeout expired", "tcp", False, SILENT),
+        ("no answer within 5 s (connect)", "tcp", False, SILENT),
+        ('connection to server at "10.0.0.9", port 5432 failed: No route to host', "tcp", False, NO_NETWORK),
+        ("something nobody has seen before", "connect", False, "the connection failed"),
     ],
 )
-def test_a_connection_error_names_its_phase_and_whose_problem_it_is(error, phase, blind):
+def test_a_connection_error_names_its_phase_and_whose_problem_it_is(error, phase, blind, diagnosis):
     failure = classify_connect_error(error)
-    assert (failure.phase, failure.blind) == (phase, blind)
-    assert failure.diagnosis == diagnose_database_error(error)
+    assert (failure.phase, failure.blind, failure.diagnosis) == (phase, blind, diagnosis)
+    assert diagnose_database_error(error) == diagnosis
 
 
 @pytest.mark.parametrize(
