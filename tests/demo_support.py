@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -40,6 +41,7 @@ class SuiteRun:
     exit_code: int
     output: str
     verdict: dict[str, Any]
+    ran: dict[str, str]  # check name -> passed | failed | skipped, every check the run collected (its JUnit XML)
 
     @property
     def severity(self) -> str:
@@ -49,11 +51,16 @@ class SuiteRun:
         return [f for f in self.verdict.get("findings", []) if check is None or f["check"].startswith(check)]
 
     def outcome_of(self, check: str) -> str:
+        """The check's outcome in this run: passed, failed, could_not_run, not_applicable or broken. A check the
+        run did not collect has none: asking for it fails the test (it would prove nothing)."""
+        assert check in self.ran, f"{check} was not collected (ran: {', '.join(sorted(self.ran))})\n{self.output}"
         if any(f["check"] == check for f in self.findings()):
             return "failed"
-        if any(c["check"] == check for c in self.verdict.get("could_not_run", [])):
-            return "could_not_run"
-        return "passed or not run"
+        for outcome in ("could_not_run", "not_applicable", "broken"):
+            if any(c["check"] == check for c in self.verdict.get(outcome, [])):
+                return outcome
+        assert self.ran[check] == "passed", f"{check}: {self.ran[check]} in JUnit, in no list of the verdict"
+        return "passed"
 
 
 def targets_file(
@@ -93,8 +100,11 @@ def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | No
     """``pytest -m emergency`` in a subprocess, exactly as the on-call engineer runs it."""
     verdict_file = workdir / "verdict.json"
     verdict_file.unlink(missing_ok=True)
+    given = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--junitxml"]  # a test reading it itself
+    junit = Path(given[-1]) if given else workdir / "junit.xml"
+    junit.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--targets-file", str(targets),
-           "--verdict-file", str(verdict_file), *args]
+           "--verdict-file", str(verdict_file), *(() if given else ("--junitxml", str(junit))), *args]
     if not any(a.startswith("-m") for a in args) and "-m" not in args:
         cmd[3:3] = ["-m", "emergency"]
     # what a run writes beyond the verdict stays in the test's workdir: no incident log or webhook of the
@@ -105,7 +115,20 @@ def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | No
         env={**os.environ, **isolated, **(env or {})},
     )
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
-    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, verdict)
+    return SuiteRun(proc.returncode, proc.stdout + proc.stderr, verdict, junit_outcomes(junit))
+
+
+def junit_outcomes(path: Path) -> dict[str, str]:
+    """test name -> passed | failed | skipped, from a run's JUnit XML (none written: no test ran)."""
+    if not path.exists():
+        return {}
+    outcomes = {}
+    for case in ElementTree.parse(path).getroot().iter("testcase"):
+        kinds = {child.tag for child in case}
+        outcomes[case.get("name", "")] = (
+            "failed" if kinds & {"failure", "error"} else "skipped" if "skipped" in kinds else "passed"
+        )
+    return outcomes
 
 
 def _state_dir(name: str) -> Path:

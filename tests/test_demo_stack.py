@@ -147,7 +147,13 @@ def test_database_schema_seed_and_roles(stack: DemoStack, info: StackInfo) -> No
         assert conn.execute("SELECT count(*) FROM cities").fetchone() == (10,)
         assert conn.execute("SELECT bool_and(enabled) FROM api_configurations").fetchone() == (True,)
         assert conn.execute("SELECT count(*) > 0 FROM job_runs WHERE status = 'failed'").fetchone() == (True,)
-        assert scalar(conn, "SELECT count(*) FROM pg_stat_statements") >= 0  # installed, readable by oncall
+        # pg_stat_statements is installed and oncall (pg_monitor) reads what other roles run: a statement no one
+        # else runs, run once by the superuser, is counted once more
+        statement = "SELECT count(*) FROM cities AS here, cities AS there"
+        counted = "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query = %s"
+        before = conn.execute(counted, (statement,)).fetchone()
+        stack.sql(statement)
+        assert before is not None and conn.execute(counted, (statement,)).fetchone() == (before[0] + 1,)
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("DELETE FROM events")
     assert one(stack, "SELECT count(*) FROM pg_indexes WHERE indexname = 'events_source_created_at_idx'") == 1

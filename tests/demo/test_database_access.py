@@ -57,7 +57,9 @@ def connection_evidence(entry):
 
 def test_the_right_dsn_checks_the_database(demo_stack, workdir):
     run = run_outside(demo_stack, workdir, demo_stack.info().dsn)
-    assert run.outcome_of("test_database_connectivity") == "passed or not run", run.output
+    checks = ("test_database_connectivity", "test_connection_saturation", "test_stuck_transactions",
+              "test_blocking_locks")
+    assert {check: run.outcome_of(check) for check in checks} == dict.fromkeys(checks, "passed"), run.output
     assert not run.verdict["blind"] and run.exit_code in (0, 1)
 
 
