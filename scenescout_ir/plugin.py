@@ -322,7 +322,7 @@ class Suite:
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or self.signals.first
-        if excinfo.errisinstance(pytest.Session.Interrupted):  # pytest stopping on purpose (shouldstop)
+        if type(excinfo.value) is not KeyboardInterrupt:  # pytest or xdist stopping on purpose (-x, shouldstop)
             self.interrupted = self.interrupted or str(excinfo.value)
         self.interrupted = self.interrupted or "SIGINT (Ctrl-C)"
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from scenescout_ir import incident
 from tests.demo_support import run_suite
 
 pytestmark = pytest.mark.timeout(180)
@@ -72,10 +73,22 @@ def test_the_right_dsn_checks_the_database(demo_stack, workdir):
 def test_a_database_the_suite_cannot_log_in_to_is_not_checked_never_ok(demo_stack, workdir, change, phase, words):
     real = demo_stack.info().dsn
     dsn = with_netloc(real, **change)
-    run = run_outside(demo_stack, workdir, dsn)
+    incidents = workdir / "incidents"
+    log = incident.start(incidents, "the app cannot log in to the database")  # resolved below: the workdir is shared
+    before = set((workdir / "runs").iterdir()) if (workdir / "runs").is_dir() else set()
+    try:
+        run = run_outside(demo_stack, workdir, dsn)
+    finally:
+        incident.resolve(incidents, resolution="test over", root_cause="-", impact="-", next_steps="-")
     (blind,) = run.verdict["blind"]
     assert run.exit_code == 6, run.output
-    assert run.severity == "OK" and not run.findings("test_database_connectivity")
+    # issue 15: one state everywhere, never OK: verdict.json, the kept run's name, the incident log
+    assert run.severity == "NOT CHECKED" and not run.findings("test_database_connectivity")
+    (kept,) = set((workdir / "runs").iterdir()) - before
+    assert kept.name.endswith("-NOT-CHECKED")
+    logged = log.read_text()
+    assert "Investigation findings: VERDICT: NOT CHECKED - database (outside" in logged
+    assert "VERDICT: OK" not in logged
     assert blind["component"] == "database" and words in blind["reason"] and "fix OUTSIDE_DSN" in blind["reason"]
     (loud,) = [line for line in run.output.splitlines() if line.startswith("DATABASE NOT CHECKED: ")]
     assert words in loud and loud.endswith("not an incident: fix OUTSIDE_DSN")
