@@ -215,7 +215,7 @@ class Suite:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         t = self.target
         try:
-            dsn = safe_dsn(t.resolve_dsn())
+            dsn = t.no_database or safe_dsn(t.resolve_dsn())
         except ConfigError as exc:
             dsn = f"(none: {exc})"
         return [

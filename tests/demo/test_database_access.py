@@ -129,3 +129,25 @@ def test_scenario_2_does_not_call_a_dsn_typo_a_closed_port(demo_stack, workdir):
                     targets=outside_targets(demo_stack, workdir), workdir=workdir, env={"OUTSIDE_DSN": dsn})
     assert not run.findings(), run.output
     assert run.outcome_of("test_database_port_accepts_tcp") == "could_not_run" and run.exit_code == 6
+
+
+def test_a_target_without_a_database_is_healthy_without_one(demo_stack, workdir):
+    """Issue 15: a front-end-only target (a preview deployment without database access) says so in
+    targets.toml (database = false): its database checks are not applicable with the key named, nothing is
+    blind, a healthy run exits 0. The same target expecting its database, DSN unset, is still NOT CHECKED."""
+    expecting = outside_targets(demo_stack, workdir)
+    without = workdir / "targets-no-database.toml"
+    without.write_text(expecting.read_text().replace("host_checks = false\n", "host_checks = false\n"
+                                                                               "database = false\n"))
+    run = run_suite("--target", "outside", targets=without, workdir=workdir)  # OUTSIDE_DSN is not set
+    assert run.exit_code == 0 and run.severity == "OK" and not run.verdict["blind"], run.output
+    assert "VERDICT: OK" in run.output and "NOT CHECKED" not in run.output
+    reasons = {c["check"]: c["reason"] for c in run.verdict["not_applicable"]}
+    for check in ("test_database_connectivity", "test_connection_saturation", "test_stuck_transactions"):
+        assert reasons[check] == "no database to check (targets.outside.database = false)"
+    assert any(c.startswith("test_ingestion_freshness[") for c in reasons)  # needs the database too
+    assert "database: no database to check (targets.outside.database = false)" in run.output  # the header
+
+    run = run_suite("--target", "outside", targets=expecting, workdir=workdir)
+    assert run.exit_code == 6 and run.severity == "NOT CHECKED", run.output
+    assert run.verdict["blind"][0]["component"] == "database"
