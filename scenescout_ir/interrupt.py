@@ -71,7 +71,7 @@ class Signals:
         self._finishing = True
 
     def _handle(self, signum: int, frame: Any) -> None:
-        name = NAMES.get(signum, signal.Signals(signum).name)
+        name = NAMES.get(signal.Signals(signum), signal.Signals(signum).name)
         if self.first is not None or self._finishing:
             self.later.append(name)
             return
