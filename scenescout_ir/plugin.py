@@ -327,7 +327,8 @@ class Suite:
         self.interrupted = self.interrupted or "SIGINT (Ctrl-C)"
 
     def pytest_unconfigure(self) -> None:
-        self.signals.restore(main_run=list(self.config.invocation_params.args) == sys.argv[1:])
+        # the process is this run (pytest's command line, or an xdist worker): it ignores them until it exits
+        self.signals.restore(main_run=self.is_worker or list(self.config.invocation_params.args) == sys.argv[1:])
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
