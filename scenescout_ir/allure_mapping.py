@@ -275,6 +275,8 @@ def verdict_result(verdict: Verdict) -> tuple[TestResult, list[Attached]]:
     sev = verdict.severity
     result.labels = [Label(LabelType.EPIC, VERDICT_EPIC), Label(LabelType.FEATURE, verdict.target),
                      Label(LabelType.STORY, "the run's verdict"), Label(LabelType.SUITE, VERDICT_EPIC)]
+    if verdict.blind:  # with or without a finding, the blind component is tagged on the verdict
+        result.labels.append(Label(LabelType.TAG, "NOT CHECKED"))
     if sev is not None:
         result.labels += [Label(LabelType.SEVERITY, ALLURE_SEVERITY[sev]), Label(LabelType.TAG, sev.name)]
         worst = [f for f in verdict.findings if f.severity == sev]
@@ -325,6 +327,8 @@ def environment(config: pytest.Config, verdict: Verdict) -> dict[str, str]:
         "target": verdict.target,
         "base_url": verdict.base_url,
         "verdict": verdict.headline,
+        "severity": verdict.label,  # SEV1..SEV4, OK, NOT CHECKED or INTERRUPTED, as verdict.json says
+        "not_checked": ", ".join(f"{b['component']}: {b['reason']}" for b in verdict.blind) or "none",
         "probable_cause": f"{cause['component']}: {cause['finding']}" if cause else "none",
         "changed_since_last_healthy_run": "; ".join(c["text"] for c in verdict.changes[:3]) or "nothing recorded",
         "started_at": verdict.started_at,

@@ -198,6 +198,9 @@ class Target:
     critical_routes: Annotated[tuple[str, ...], ROUTE] = ("/",)
     ingestion_log: Annotated[Path | None, FILE] = None  # None: the first of logs whose file name contains "ingest"
     dsn_env: Annotated[str, ENV] = "DATABASE_URL"
+    # false: the target has no database the suite may reach (a front-end-only preview deployment): its database
+    # checks are not applicable, and no DSN is asked for (issue 15)
+    database: bool = True
     logs: Annotated[tuple[Path, ...], FILE] = (Path("logs/application.log"), Path("logs/ingestion.log"))
     sources: Annotated[tuple[Source, ...], NAMED_TABLES] = ()
     events: EventsTable = field(default_factory=EventsTable)
@@ -242,8 +245,15 @@ class Target:
             return self.base_url
         return str(self.demo_state()["base_url"])
 
+    @property
+    def no_database(self) -> str | None:
+        """Why the database checks are not applicable (``database = false``), or None."""
+        return None if self.database else f"no database to check (targets.{self.name}.database = false)"
+
     def resolve_dsn(self) -> str:
         """The database DSN, from the environment (or the demo stack); raises ConfigError with the fix."""
+        if self.no_database:
+            raise ConfigError(self.no_database)
         if self.is_demo:  # never a DATABASE_URL that happens to be exported: that may be production
             return str(self.demo_state()["dsn"])
         dsn = os.environ.get(self.dsn_env, "").strip()

@@ -182,7 +182,7 @@ class RunEntry:
 
     @property
     def severity(self) -> str:
-        match = re.match(r"VERDICT: (SEV[1-4]|OK|INTERRUPTED)", self.headline)
+        match = re.match(r"VERDICT: (SEV[1-4]|OK|INTERRUPTED|NOT CHECKED)", self.headline)
         return match.group(1) if match else "?"
 
 
@@ -388,9 +388,7 @@ def run_lines(verdict: dict[str, Any], *, report: str | None, selection: str = "
     parts += [f"{counts[k]} {label}" for k, label in (("could_not_run", "could not run"), ("broken", "broken"))
               if counts.get(k)]
     what = f"{verdict.get('target', '?')}{', -m ' + selection if selection else ''}"
-    label = _headline(verdict)
-    if verdict.get("blind") and label == "OK":  # not an incident, but not OK either
-        label = "NOT CHECKED - " + ", ".join(str(b["component"]) for b in verdict["blind"])
+    label = _headline(verdict)  # NOT CHECKED - <component> when a component was blind and nothing was found
     headline = f"{FINDINGS}VERDICT: {label} ({what}: {', '.join(parts)})"
     if report:
         headline += f" - report: {report}"
@@ -418,6 +416,8 @@ def _headline(verdict: dict[str, Any]) -> str:
                                     int(verdict.get("planned", 0) or 0),
                                     Severity[str(worst)] if worst in Severity.__members__ else None)
         return line.removeprefix("VERDICT: ")
+    if label in ("OK", "NOT CHECKED") and verdict.get("blind"):  # not OK (an older verdict.json said OK)
+        return "NOT CHECKED - " + ", ".join(str(b["component"]) for b in verdict["blind"])
     return Severity[label].headline if label in Severity.__members__ else label
 
 

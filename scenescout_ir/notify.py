@@ -92,6 +92,8 @@ def verdict_message(verdict: dict[str, Any], *, report: str | None = None, incid
              f"({verdict.get('base_url', '')}) - Investigating"]
     for f in findings[:MAX_FINDINGS]:
         lines.append(f"\u2022 {f['severity']} {f['component']}: {f['condition']} - {str(f['summary'])[:200]}")
+    for b in verdict.get("blind", []):  # what this run could not see: the finding may not be the whole story
+        lines.append(f"\u2022 {str(b['component']).upper()} NOT CHECKED: {str(b['reason'])[:200]}")
     if len(findings) > MAX_FINDINGS:
         lines.append(f"\u2022 ... and {len(findings) - MAX_FINDINGS} more")
     if incident:

@@ -9,8 +9,7 @@ same verdict from what its workers report.
 from __future__ import annotations
 
 import os
-import signal
-import threading
+import sys
 import time
 from collections.abc import Generator
 from dataclasses import replace
@@ -23,6 +22,7 @@ import pytest
 from .conditions import CONDITIONS, UNCLASSIFIED
 from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
 from .evidence import EvidenceLog
+from .interrupt import StopPoints
 from .outcomes import Blind, ConfigError, CouldNotRun, Finding
 from .redact import Redactor, safe_dsn
 from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, CheckRecord, Verdict, assemble
@@ -192,9 +192,10 @@ class Suite:
         self.interrupted: str | None = None  # the signal that stopped the run (issue 8, item 5)
         self.planned = 0  # checks selected to run
         self.budget_s = self.target.budget.comprehensive_s  # the run's time budget, decided at collection
-        self._previous_sigterm = _sigterm_is_an_interrupt(self)
-        self._previous_sigint: Any = None
-        self._finishing = False
+        stops = StopPoints(config)  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed (issue 15)
+        config.pluginmanager.register(stops, "scenescout_ir.stops")
+        self.signals = stops.signals
+        self.signals.install()
 
     # --- redaction -----------------------------------------------------------------------------------
     @property
@@ -214,7 +215,7 @@ class Suite:
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         t = self.target
         try:
-            dsn = safe_dsn(t.resolve_dsn())
+            dsn = t.no_database or safe_dsn(t.resolve_dsn())
         except ConfigError as exc:
             dsn = f"(none: {exc})"
         return [
@@ -322,26 +323,28 @@ class Suite:
             raise CouldNotRun(f"{BUDGET_SPENT} of {self.budget_s:g} s spent (targets.{self.target.name}.budget)")
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        if excinfo.errisinstance(pytest.Session.Interrupted):  # pytest stopping on purpose (shouldstop)
+        self.interrupted = self.interrupted or self.signals.first
+        if type(excinfo.value) is not KeyboardInterrupt:  # pytest or xdist stopping on purpose (-x, shouldstop)
             self.interrupted = self.interrupted or str(excinfo.value)
         self.interrupted = self.interrupted or "SIGINT (Ctrl-C)"
 
     def pytest_unconfigure(self) -> None:
-        if self._previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-        if self._previous_sigint is not None:
-            signal.signal(signal.SIGINT, self._previous_sigint)
+        # the process is this run (pytest's command line, or an xdist worker): it ignores them until it exits
+        self.signals.restore(main_run=self.is_worker or list(self.config.invocation_params.args) == sys.argv[1:])
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
             self.config.workeroutput["scenescout_footprint"] = self.own_footprint()  # type: ignore[attr-defined]
             return
         self._add_footprint(self.own_footprint())
-        self._finishing = True  # from here a signal no longer interrupts: the verdict and the kept run are whole
-        if threading.current_thread() is threading.main_thread():
-            self._previous_sigint = signal.signal(signal.SIGINT, lambda signum, frame: None)
+        # Decided before anything is written: from here a signal is absorbed, the verdict and the kept run whole.
+        self.signals.finishing()
+        self.interrupted = self.interrupted or self.signals.first
         if session.exitstatus == pytest.ExitCode.INTERRUPTED:  # a run stopped half-way is never OK
             self.interrupted = self.interrupted or "an interruption"
+        if self.interrupted:
+            session.exitstatus = pytest.ExitCode.INTERRUPTED  # whatever pytest made of the stop
+        self.interrupted = self.signals.described(self.interrupted)
         if not self.records and not self.interrupted:
             return
         self.verdict = assemble(
@@ -405,20 +408,6 @@ def run_budget(target: Target, items: list[pytest.Item]) -> float:
                or (item.get_closest_marker("comprehensive") and not item.get_closest_marker("emergency"))
                for item in items)
     return target.budget.comprehensive_s if full else target.budget.emergency_s
-
-
-def _sigterm_is_an_interrupt(suite: Suite) -> Any:
-    """SIGTERM (a CI job cancelled, `kill`) takes Ctrl-C's path: the run ends INTERRUPTED, not killed half-way."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def on_sigterm(signum: int, frame: Any) -> None:
-        if suite._finishing:  # writing the verdict and the kept run: they are finished, not cut in half
-            return
-        suite.interrupted = suite.interrupted or "SIGTERM"
-        raise KeyboardInterrupt("SIGTERM")
-
-    return signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def _finding_text(record: CheckRecord) -> str:

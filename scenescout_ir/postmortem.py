@@ -85,7 +85,7 @@ def _runs_before(incident: Incident, reports_dir: Path | None, start: datetime, 
                   (run_dir / report.REPORT).is_file(), verdict, before_start=True)
         run.report = str(run_dir / report.REPORT)
         streak.append(run)
-        if not run.failing:
+        if run.severity == "OK":  # the last healthy run (NOT CHECKED or INTERRUPTED is not one)
             break
     return list(reversed(streak))
 

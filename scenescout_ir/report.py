@@ -46,7 +46,7 @@ DEFAULT_KEEP = 30
 HISTORY_LIMIT = 100
 RENDER_TIMEOUT_S = 120.0
 
-_RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[A-Z0-9]+(?:-\d+)?$")
+_RUN_ID = re.compile(r"^\d{8}T\d{6}Z-(?:NOT-CHECKED|[A-Z0-9]+)(?:-\d+)?$")
 
 
 class ReportError(Exception):
@@ -58,7 +58,8 @@ class ReportError(Exception):
 
 def run_id(verdict: dict[str, Any]) -> str:
     started = datetime.fromisoformat(str(verdict["started_at"]))
-    return f"{started:%Y%m%dT%H%M%SZ}-{verdict.get('severity', 'OK')}"
+    label = str(verdict.get("severity", "OK")).replace(" ", "-")  # NOT CHECKED -> NOT-CHECKED
+    return f"{started:%Y%m%dT%H%M%SZ}-{label}"
 
 
 def archive_run(reports_dir: Path, verdict: dict[str, Any], results_dir: Path | None) -> Path:

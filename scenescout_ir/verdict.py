@@ -14,6 +14,10 @@ from .conditions import CONDITIONS, UNCLASSIFIED, Severity
 
 PASSED, FAILED, COULD_NOT_RUN, BROKEN = "passed", "failed", "could_not_run", "broken"
 INTERRUPTED = "INTERRUPTED"  # the label of a run stopped by a signal before it finished: never OK
+# The label of a run without findings in which a whole component could not be checked (the suite's own
+# credentials or configuration): what the terminal says, and what verdict.json, the kept run's name (with a
+# hyphen: runs/<start>-NOT-CHECKED), the incident log, Allure, --watch and the post-mortem say. Never OK.
+NOT_CHECKED = "NOT CHECKED"
 NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
 OUTCOMES = (PASSED, FAILED, COULD_NOT_RUN, BROKEN, NOT_APPLICABLE)
 # The exit code of a run without findings in which a whole component could not be checked because of the
@@ -89,12 +93,16 @@ class Verdict:
     def label(self) -> str:
         if self.interrupted:
             return INTERRUPTED
-        return self.severity.name if self.severity else "OK"
+        if self.severity:
+            return self.severity.name  # a finding outranks a blind component, which stays listed in "blind"
+        return NOT_CHECKED if self.blind else "OK"
 
     @property
     def response(self) -> str:
         if self.interrupted and self.severity is None:
             return "unknown: the run was interrupted, run it again"
+        if self.blind and self.severity is None:
+            return "unknown: fix the suite's access to " + ", ".join(sorted({b["component"] for b in self.blind}))
         return self.severity.response if self.severity else "none"
 
     @property
@@ -103,7 +111,7 @@ class Verdict:
             return interrupted_headline(self.interrupted, self.counts["total"], self.planned, self.severity)
         line = f"VERDICT: {self.severity.headline if self.severity else 'OK'}"
         if self.blind and not self.severity:
-            line = "VERDICT: NOT CHECKED - " + ", ".join(sorted({b["component"] for b in self.blind})) + (
+            line = f"VERDICT: {NOT_CHECKED} - " + ", ".join(sorted({b["component"] for b in self.blind})) + (
                 " (the suite's own credentials or configuration); no incident found elsewhere")
         missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
         cut = sum(1 for c in self.could_not_run if c["reason"].startswith("run budget of "))
@@ -141,9 +149,12 @@ class Verdict:
             for c in self.could_not_run:
                 by_reason[loud.get(c["check"], c["reason"])].append(c["check"])
             out += [f"  - {', '.join(checks)}: {reason}" for reason, checks in by_reason.items()]
-        if self.not_applicable:
+        if self.not_applicable:  # one reason once (database = false makes every database check not applicable)
+            applicable: dict[str, list[str]] = defaultdict(list)
+            for c in self.not_applicable:
+                applicable[c["reason"]].append(c["check"])
             out.append(f"not applicable ({len(self.not_applicable)}): "
-                       + "; ".join(f"{c['check']}: {c['reason']}" for c in self.not_applicable))
+                       + "; ".join(f"{', '.join(checks)}: {reason}" for reason, checks in applicable.items()))
         if self.broken:
             out.append(f"broken checks ({len(self.broken)}; a bug in the suite, not an incident):")
             out += [f"  - {c['check']}: {c['reason']}" for c in self.broken]

@@ -150,12 +150,13 @@ class Watch:
             self._child.send_signal(signal.SIGINT)
 
     def run(self) -> int:
-        previous = [signal.signal(s, self._interrupt) for s in (signal.SIGINT, signal.SIGTERM)]
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, a cancelled job, a closed terminal
+        previous = [signal.signal(s, self._interrupt) for s in stops]
         try:
             return self._loop()
         finally:
-            signal.signal(signal.SIGINT, previous[0])
-            signal.signal(signal.SIGTERM, previous[1])
+            for s, handler in zip(stops, previous, strict=True):
+                signal.signal(s, handler)
 
     def _loop(self) -> int:
         start = self.clock()

@@ -25,6 +25,7 @@ from ..config import Timeouts
 from ..evidence import Evidence, table_text
 from ..outcomes import Blind, ConfigError, CouldNotRun
 from ..rules import classify_connect_error
+from .threads import for_main_thread
 
 APPLICATION_NAME = "scenescout-ir"
 T = TypeVar("T")
@@ -133,7 +134,8 @@ class Database:
             self._quiet.active = True
             self.connectivity()
 
-        threading.Thread(target=connect, name="scenescout-ir-db-prefetch", daemon=True).start()
+        with for_main_thread():  # a Ctrl-C reaches the main thread, not this one
+            threading.Thread(target=connect, name="scenescout-ir-db-prefetch", daemon=True).start()
 
     def _note(self, evidence: Evidence) -> None:
         if getattr(self._quiet, "active", False):
@@ -355,7 +357,8 @@ def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:
         except BaseException as exc:  # handed to the caller as is
             box.put((False, exc))
 
-    threading.Thread(target=target, name="scenescout-ir-db", daemon=True).start()
+    with for_main_thread():
+        threading.Thread(target=target, name="scenescout-ir-db", daemon=True).start()
     try:
         ok, value = box.get(timeout=seconds)
     except queue.Empty:

@@ -21,6 +21,7 @@ from ..evidence import Evidence
 from ..fingerprint import deploy_version
 from ..outcomes import CouldNotRun
 from .certificate import TlsCertificate, peer_certificate, unverified_certificate
+from .threads import for_main_thread
 
 MAX_BODY = 64 * 1024
 MAX_REDIRECTS = 5  # followed as `curl -L` would, but bounded
@@ -171,8 +172,9 @@ class HttpProbe:
             future: concurrent.futures.Future[Any] = concurrent.futures.Future()
             self._prefetched[key] = future
             # daemon threads: a run interrupted while they wait is not held up by them
-            threading.Thread(target=self._fetch_into, args=(future, url, dict(headers)),
-                             name="scenescout-ir-http-prefetch", daemon=True).start()
+            with for_main_thread():  # a Ctrl-C reaches the check waiting for this answer at once
+                threading.Thread(target=self._fetch_into, args=(future, url, dict(headers)),
+                                 name="scenescout-ir-http-prefetch", daemon=True).start()
 
     def _fetch_into(self, future: concurrent.futures.Future[Any], url: str, headers: dict[str, str]) -> None:
         try:
@@ -322,7 +324,8 @@ class HttpProbe:
         """getaddrinfo with a deadline (the resolver itself has none we control)."""
         start = time.monotonic()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(socket.getaddrinfo, host, None, proto=socket.IPPROTO_TCP)
+        with for_main_thread():
+            future = pool.submit(socket.getaddrinfo, host, None, proto=socket.IPPROTO_TCP)
         pool.shutdown(wait=False)
         try:
             infos = future.result(timeout=self.timeouts.dns_s)

@@ -28,6 +28,7 @@ from ..chart import samples_svg
 from ..config import Performance, Thresholds, Timeouts
 from ..evidence import Evidence, table_text
 from .http import HttpProbe, HttpResult
+from .threads import for_main_thread
 
 READ_MARGIN_S = 2.0  # past the SEV2 line, so "over 10 s" is a measurement, not a timeout
 
@@ -227,7 +228,9 @@ class ResponseSampler:
                 taken = [self._one(url, indexes[0], start, headers=headers)]
             else:
                 with ThreadPoolExecutor(batch) as pool:
-                    taken = list(pool.map(lambda i: self._one(url, i, start, headers=headers), indexes))
+                    with for_main_thread():  # its threads start here, leaving a Ctrl-C to the main thread
+                        answers = pool.map(lambda i: self._one(url, i, start, headers=headers), indexes)
+                    taken = list(answers)
             samples.extend(taken)
             stopped = next((r for s in taken if (r := self._stop_reason(s, first=False))), None)
             if stopped is None:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from scenescout_ir import incident
 from tests.demo_support import run_suite
 
 pytestmark = pytest.mark.timeout(180)
@@ -74,10 +75,22 @@ def test_the_right_dsn_checks_the_database(demo_stack, workdir):
 def test_a_database_the_suite_cannot_log_in_to_is_not_checked_never_ok(demo_stack, workdir, change, phase, words):
     real = demo_stack.info().dsn
     dsn = with_netloc(real, **change)
-    run = run_outside(demo_stack, workdir, dsn)
+    incidents = workdir / "incidents"
+    log = incident.start(incidents, "the app cannot log in to the database")  # resolved below: the workdir is shared
+    before = set((workdir / "runs").iterdir()) if (workdir / "runs").is_dir() else set()
+    try:
+        run = run_outside(demo_stack, workdir, dsn)
+    finally:
+        incident.resolve(incidents, resolution="test over", root_cause="-", impact="-", next_steps="-")
     (blind,) = run.verdict["blind"]
     assert run.exit_code == 6, run.output
-    assert run.severity == "OK" and not run.findings("test_database_connectivity")
+    # issue 15: one state everywhere, never OK: verdict.json, the kept run's name, the incident log
+    assert run.severity == "NOT CHECKED" and not run.findings("test_database_connectivity")
+    (kept,) = set((workdir / "runs").iterdir()) - before
+    assert kept.name.endswith("-NOT-CHECKED")
+    logged = log.read_text()
+    assert "Investigation findings: VERDICT: NOT CHECKED - database (outside" in logged
+    assert "VERDICT: OK" not in logged
     assert blind["component"] == "database" and words in blind["reason"] and "fix OUTSIDE_DSN" in blind["reason"]
     (loud,) = [line for line in run.output.splitlines() if line.startswith("DATABASE NOT CHECKED: ")]
     assert words in loud and loud.endswith("not an incident: fix OUTSIDE_DSN")
@@ -118,3 +131,25 @@ def test_scenario_2_does_not_call_a_dsn_typo_a_closed_port(demo_stack, workdir):
                     targets=outside_targets(demo_stack, workdir), workdir=workdir, env={"OUTSIDE_DSN": dsn})
     assert not run.findings(), run.output
     assert run.outcome_of("test_database_port_accepts_tcp") == "could_not_run" and run.exit_code == 6
+
+
+def test_a_target_without_a_database_is_healthy_without_one(demo_stack, workdir):
+    """Issue 15: a front-end-only target (a preview deployment without database access) says so in
+    targets.toml (database = false): its database checks are not applicable with the key named, nothing is
+    blind, a healthy run exits 0. The same target expecting its database, DSN unset, is still NOT CHECKED."""
+    expecting = outside_targets(demo_stack, workdir)
+    without = workdir / "targets-no-database.toml"
+    without.write_text(expecting.read_text().replace("host_checks = false\n", "host_checks = false\n"
+                                                                               "database = false\n"))
+    run = run_suite("--target", "outside", targets=without, workdir=workdir)  # OUTSIDE_DSN is not set
+    assert run.exit_code == 0 and run.severity == "OK" and not run.verdict["blind"], run.output
+    assert "VERDICT: OK" in run.output and "NOT CHECKED" not in run.output
+    reasons = {c["check"]: c["reason"] for c in run.verdict["not_applicable"]}
+    for check in ("test_database_connectivity", "test_connection_saturation", "test_stuck_transactions"):
+        assert reasons[check] == "no database to check (targets.outside.database = false)"
+    assert any(c.startswith("test_ingestion_freshness[") for c in reasons)  # needs the database too
+    assert "database: no database to check (targets.outside.database = false)" in run.output  # the header
+
+    run = run_suite("--target", "outside", targets=expecting, workdir=workdir)
+    assert run.exit_code == 6 and run.severity == "NOT CHECKED", run.output
+    assert run.verdict["blind"][0]["component"] == "database"

@@ -68,3 +68,24 @@ def test_the_watched_command_line_is_shown_without_its_credentials(tmp_path):
     watch._stop = True  # nothing to run: only the first line is written
     assert watch.run() == 2
     assert "hunter2secret" not in shown[0] and "scenescout.app" in shown[0]
+
+
+def test_a_blind_run_is_not_fixed(tmp_path):
+    """Issue 15: watch stops on OK runs only; NOT CHECKED (a component the suite cannot see) is not fixed."""
+    import json
+
+    from scenescout_ir.watch import Watch
+
+    shown: list[str] = []
+    verdict_file = tmp_path / "verdict.json"
+
+    class Blind(Watch):
+        def _run_once(self) -> int:  # the verdict a run with a wrong database password writes
+            verdict_file.write_text(json.dumps({"severity": "NOT CHECKED", "findings": [], "blind": [
+                {"component": "database", "reason": "password authentication failed"}]}))
+            return 6
+
+    watch = Blind(["-m", "emergency"], 0.0, 2, 0.0, verdict_file, cwd=tmp_path, write=shown.append)
+    assert watch.run() == 1
+    assert shown[1].endswith("run 1: NOT CHECKED") and not any(s.startswith("RECOVERED") for s in shown)
+    assert shown[-1].startswith("NOT RECOVERED after ") and shown[-1].endswith("last verdict NOT CHECKED")

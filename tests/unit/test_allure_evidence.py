@@ -421,3 +421,8 @@ def test_database_connectivity():
     verdict = next(r for n, r in results(scratch).items() if n.startswith("VERDICT: NOT CHECKED - database"))
     assert verdict["status"] == "broken"
     assert "DATABASE NOT CHECKED: password authentication failed" in verdict["statusDetails"]["trace"]
+    assert {"name": "tag", "value": "NOT CHECKED"} in verdict["labels"]
+    (kept,) = (scratch.path / "reports" / "runs").iterdir()  # issue 15: the state of its own, everywhere
+    assert kept.name.endswith("-NOT-CHECKED")
+    env = (kept / "allure-results" / "environment.properties").read_text()
+    assert "severity=NOT CHECKED" in env and "not_checked=database: password authentication failed" in env

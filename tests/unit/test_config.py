@@ -346,3 +346,16 @@ def test_the_commented_production_example_is_valid_once_uncommented(tmp_path):
     target = load_targets(write(tmp_path, head + "\n".join(lines)))["production"]
     assert target.base_url == "https://scenescout.app" and target.sources[1].api_key_param == "token"
     assert target.integrity.job_failure_runs == 3 and target.thresholds.log_window_s == 900
+
+
+def test_a_target_declared_without_a_database_asks_for_no_dsn(tmp_path, monkeypatch):
+    """Issue 15: database = false (a front-end-only target); any other value than a boolean is an error."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://oncall:pw@db.internal/scenescout")  # set, yet never used
+    target = load_target(write(tmp_path, '[targets.preview]\nbase_url = "https://x.example"\ndatabase = false\n'),
+                         "preview")
+    assert target.no_database == "no database to check (targets.preview.database = false)"
+    with pytest.raises(ConfigError, match=r"targets\.preview\.database = false"):
+        target.resolve_dsn()
+    assert load_target(write(tmp_path, '[targets.p]\nbase_url = "https://x.example"\n'), "p").no_database is None
+    with pytest.raises(ConfigError, match="database"):
+        load_target(write(tmp_path, '[targets.p]\nbase_url = "https://x.example"\ndatabase = "no"\n'), "p")

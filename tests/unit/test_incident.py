@@ -266,3 +266,36 @@ def test_a_run_that_could_not_check_the_database_is_not_logged_as_ok():
     lines = incident.run_lines(verdict, report=None)
     assert "VERDICT: NOT CHECKED - database (production: 9 passed" in lines[0] and "VERDICT: OK" not in lines[0]
     assert lines[1].endswith('DATABASE NOT CHECKED: password authentication failed for user "oncall"')
+
+
+# --- issue 15: NOT CHECKED is a state of its own, never OK ------------------------------------------------
+
+BLIND = [{"component": "database", "check": "test_database_connectivity",
+          "reason": "password authentication failed for user \"oncall\""}]
+
+
+def test_a_not_checked_run_is_kept_logged_and_reviewed_as_not_checked(tmp_path):
+    incidents, reports_dir = tmp_path / "incidents", tmp_path / "reports"
+    _kept_run(reports_dir, _verdict("OK", at(-30)))  # the last healthy run
+    blind = {**_verdict("NOT CHECKED", at(-20)), "blind": BLIND}
+    assert _kept_run(reports_dir, blind) == "20260314T015005Z-NOT-CHECKED"
+    assert [p.name for p in report.runs(reports_dir)][-1] == "20260314T015005Z-NOT-CHECKED"  # kept and pruned
+    _kept_run(reports_dir, _verdict("SEV2", at(-4), [VERDICT["findings"][0]]))
+    path = incident.start(incidents, "logins fail", now=T0)
+    lines = incident.run_lines(blind, report=None)
+    assert lines[0].startswith(f"{incident.FINDINGS}VERDICT: NOT CHECKED - database (demo: ")
+    incident.append_event(incidents, lines, now=at(1))
+    (entry,) = incident.parse(path).runs()
+    assert entry.severity == "NOT CHECKED"
+    text = postmortem.draft(incident.parse(path), reports_dir=reports_dir)
+    history = text.split("## Severity history")[1].split("## Findings")[0]
+    # a blind run is not the last healthy one: the streak before the start goes back through it to the OK run
+    assert "01:50:05 (before the start) | NOT CHECKED" in history and "01:40:05 (before the start) | OK" in history
+    assert "NOT CHECKED" not in text.split("| Worst severity seen |")[1].split("\n")[0]  # worst is SEV2
+
+
+def test_a_run_with_a_finding_and_a_blind_component_logs_both():
+    verdict = {**_verdict("SEV3", at(0), [VERDICT["findings"][0]]), "blind": BLIND}
+    lines = incident.run_lines(verdict, report=None)
+    assert "VERDICT: SEV3" in lines[0]
+    assert lines[1].endswith('DATABASE NOT CHECKED: password authentication failed for user "oncall"')

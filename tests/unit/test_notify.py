@@ -128,3 +128,13 @@ def test_a_silent_webhook_neither_fails_nor_holds_the_run(scratch, silent, monke
     assert result.ret == 1  # the finding's exit code, not a crash
     result.stdout.fnmatch_lines(["VERDICT: SEV2*", "notification NOT sent: 127.0.0.1 did not answer within 0.5 s*"])
     assert "Notification sent: FAILED (SEV2): 127.0.0.1 did not answer within 0.5 s" in path.read_text()
+
+
+def test_a_not_checked_run_pages_nobody_and_a_paging_run_names_what_it_could_not_see():
+    """Issue 15: NOT CHECKED is its own state (the suite's own access, not an incident): no message; a SEV1/SEV2
+    run that was also blind says so in its message."""
+    blind = [{"component": "database", "reason": "password authentication failed for user \"oncall\""}]
+    assert notify.verdict_message({**VERDICT, "severity": "NOT CHECKED", "findings": [], "blind": blind}) is None
+    message = notify.verdict_message({**VERDICT, "blind": blind})
+    assert message is not None and "SEV1" in message.splitlines()[0]
+    assert '\u2022 DATABASE NOT CHECKED: password authentication failed for user "oncall"' in message

@@ -246,7 +246,9 @@ def test_a_database_the_suite_cannot_see_is_a_loud_line_and_exit_6(scratch, monk
     result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
     verdict = verdict_of(scratch)
     output = result.stdout.str() + result.stderr.str()
-    assert result.ret == 6 and verdict["severity"] == "OK" and not verdict["findings"]
+    assert result.ret == 6 and verdict["severity"] == "NOT CHECKED" and not verdict["findings"]
+    (kept,) = (scratch.path / "reports" / "runs").iterdir()
+    assert kept.name.endswith("-NOT-CHECKED")
     (blind,) = verdict["blind"]
     assert blind["component"] == "database" and "fix SCRATCH_DSN" in blind["reason"]
     assert blind["evidence"][0]["data"]["phase"] == phase
@@ -280,7 +282,8 @@ def test_errors():
     assert False, "50 errors in 100 lines"
 """)
     result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
-    assert result.ret == 1 and verdict_of(scratch)["blind"]
+    verdict = verdict_of(scratch)
+    assert result.ret == 1 and verdict["severity"] == "SEV3" and verdict["blind"][0]["component"] == "database"
     result.stdout.fnmatch_lines(["VERDICT: SEV3*", "DATABASE NOT CHECKED: *"])
 
 

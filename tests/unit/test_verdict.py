@@ -11,8 +11,9 @@ def rec(check, outcome, condition, summary=""):
                        summary=summary)
 
 
-def verdict(records):
-    return assemble(records, target="t", base_url="http://x", started_at="a", finished_at="b", duration_s=1.0)
+def verdict(records, **extra):
+    return assemble(records, target="t", base_url="http://x", started_at="a", finished_at="b", duration_s=1.0,
+                    **extra)
 
 
 SOURCES = ["ticketmaster", "eventbrite", "songkick", "meetup"]
@@ -105,8 +106,10 @@ def blind_rec(reason="password authentication failed for user \"oncall\" (authen
 
 def test_a_component_not_checked_is_never_a_silent_ok():
     v = verdict([rec("a", "passed", "partial_outage"), blind_rec()])
-    assert v.severity is None and v.label == "OK"  # no incident...
-    assert v.headline.startswith("VERDICT: NOT CHECKED - database (the suite")  # ...but not OK either
+    assert v.severity is None and v.label == "NOT CHECKED"  # no incident, but not OK either (issue 15)
+    assert v.headline.startswith("VERDICT: NOT CHECKED - database (the suite")
+    data = v.to_dict()
+    assert data["severity"] == "NOT CHECKED" and data["response"].startswith("unknown: fix the suite's access to")
     assert v.lines()[1] == ('DATABASE NOT CHECKED: password authentication failed for user "oncall" '
                             '(authentication phase, ...)')
     (entry,) = json.loads(json.dumps(v.to_dict()))["blind"]
@@ -117,6 +120,12 @@ def test_a_finding_keeps_its_severity_and_the_blind_component_is_still_shown():
     v = verdict([rec("a", "failed", "log_errors", "50 errors"), blind_rec()])
     assert v.label == "SEV3" and v.headline.startswith("VERDICT: SEV3")
     assert v.lines()[1].startswith("DATABASE NOT CHECKED: ")
+    assert v.to_dict()["severity"] == "SEV3" and v.to_dict()["blind"][0]["component"] == "database"
+
+
+def test_an_interrupted_blind_run_is_interrupted():
+    v = verdict([blind_rec()], interrupted="SIGTERM")
+    assert v.label == "INTERRUPTED" and v.headline.startswith("VERDICT: INTERRUPTED - stopped by SIGTERM")
 
 
 def test_a_record_without_blind_reads_back_from_an_older_worker():
