@@ -72,6 +72,10 @@ def test_response_time_lines():
         ("no answer within 5 s (connect)", "tcp", False),
         ('connection to server at "10.0.0.9", port 5432 failed: No route to host', "tcp", False),
         ("something nobody has seen before", "connect", False),
+        ('connection to server at "127.0.0.1", port 6432 failed: FATAL:  unsupported startup parameter: options',
+         "pooler", True),
+        ('connection to server at "127.0.0.1", port 6432 failed: FATAL:  no such database: scenescot', "pooler", True),
+        ("FATAL:  Tenant or user not found", "pooler", True),
     ],
 )
 def test_a_connection_error_names_its_phase_and_whose_problem_it_is(error, phase, blind):
@@ -93,3 +97,18 @@ def test_a_connection_is_bad_prefix_does_not_hide_a_refused_port():
     failure = classify_connect_error('connection is bad: connection to server at "h", port 5 failed: '
                                      'Connection refused')
     assert (failure.phase, failure.blind) == ("tcp", False)
+
+
+def test_the_readmes_phase_table_names_every_phase_a_connection_failure_can_have():
+    """README's "A database the suite cannot log in to" table: one row per phase the code can report (the rules'
+    phases, the fallback one, and "first query", which the database probe sets itself)."""
+    from pathlib import Path
+
+    from scenescout_ir import rules
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| phase | examples | verdict |", 1)[1].split("\n\n", 1)[0]
+    documented = {line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")}
+    reported = {phase for _, phase, _, _ in rules._CONNECT_FAILURES} | {classify_connect_error("?").phase,
+                                                                       "first query"}
+    assert documented == reported
