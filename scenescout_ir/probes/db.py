@@ -78,7 +78,8 @@ class Connectivity:
     version: str | None = None
     in_recovery: bool | None = None
     suite_problem: bool = False  # blind: the suite's own DSN, credentials or TLS settings; not an incident
-    phase: str | None = None  # where it failed: configuration, dns, tcp, tls, authentication, startup, first query
+    phase: str | None = None  # where it failed: configuration, dns, pooler, tcp, tls, authentication, startup,
+    # connect, first query (rules.classify_connect_error)
     endpoint: str = ""  # user@host:port/dbname, never the password
     diagnosis: str = ""
     bounds: str = ""  # the statement bounds in force, as verified, or why they are not (then warning is set)
