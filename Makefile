@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: test-unit demo test check lint install chromium demo-start demo-stop clean report bench docs drill drill-check drill-heal
+.PHONY: test-unit demo test check lint install chromium pgbouncer demo-start demo-stop clean report bench docs drill drill-check drill-heal
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 	  echo "installing Debian's chromium (once)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Debian's PgBouncer: the tests put it in front of the demo database as a transaction-mode pooler (fixtures/demo/pooler.py).
+pgbouncer:
+	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then \
+	  echo "installing Debian's pgbouncer (once)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; \
 	fi
 
 demo-start: install
@@ -69,7 +76,7 @@ docs: install
 # TEST_WORKERS=0 runs them in one process. A skip fails the run unless its test declares it expected
 # (@pytest.mark.expected_skip(reason=...), tests/skip_gate.py); -rs prints every skip's reason.
 TEST_WORKERS ?= 5
-test: install chromium $(NODE_STAMP)
+test: install chromium pgbouncer $(NODE_STAMP)
 	$(PY) -m pytest tests -q -rs $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 # The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines.

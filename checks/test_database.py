@@ -31,6 +31,7 @@ def test_database_connectivity(db, target):
 @pytest.mark.condition("connection_saturation")
 def test_connection_saturation(db, target):
     """SHOW max_connections; SELECT count(*) FROM pg_stat_activity;"""
+    db.require_session_visibility()  # other roles' sessions hidden: not checked, never a pass
     row = db.query("connection_saturation").one()
     db.query("connections_by_state")  # who holds them: evidence for the person reading the finding
     usable = row["max_connections"] - row["reserved"]
@@ -46,6 +47,7 @@ def test_connection_saturation(db, target):
 @pytest.mark.condition("stuck_transactions")
 def test_stuck_transactions(db, target):
     """Check for stuck transactions: state != 'idle' AND query_start < NOW() - INTERVAL '5 minutes'"""
+    db.require_session_visibility()
     limit = target.thresholds.stuck_transaction_s
     stuck = db.query("stuck_transactions", {"limit_s": limit}).records()
     described = "; ".join(
@@ -60,6 +62,7 @@ def test_stuck_transactions(db, target):
 @pytest.mark.condition("blocking_locks")
 def test_blocking_locks(db, target):
     """Scenario 4: Check for blocking queries (who blocks whom, and for how long)"""
+    db.require_session_visibility()
     limit = target.thresholds.blocking_wait_s
     blocked = [b for b in db.query("blocking_locks").records() if float(b["waiting_s"]) >= limit]
     described = "; ".join(

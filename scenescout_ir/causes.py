@@ -13,10 +13,12 @@ The default graph fits SceneScout; ``[targets.NAME.dependencies]`` overrides a c
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from .conditions import CONDITIONS, Severity
 
@@ -52,8 +54,10 @@ _BY_CONDITION: dict[str, str] = {
     "job_failed": "job:*", "ingestion_job_failing": "job:*", "source_jobs_failing": "job:*",
     "route_feature_failure": "pages",
     "upstream_rate_limited": "vendor:*", "upstream_down": "vendor:*",
+    "database_unreachable_app_up": "suite DSN",  # the app reaches its database: the suite's own path does not
 }
 
+T = TypeVar("T")
 _RATE_LIMITED = re.compile(r"\b429\b|too many requests|rate.?limit", re.IGNORECASE)
 _DB_DOWN = re.compile(r"\b(database|db|postgres(?:ql)?)\s*[=:]\s*\"?(down|error|fail\w*|unavailable|unhealthy)",
                       re.IGNORECASE)
@@ -209,3 +213,91 @@ def _refined(component: str, lead: FindingLike, symptoms: list[str], passed: set
     if kind == "job" and any(p.startswith("test_ingestion_freshness") and p.endswith(f"[{name}]") for p in passed):
         words = f"{words} (its events are still fresh: the job's post-processing fails, not the vendor)"
     return ProbableCause(component, lead.condition, lead.severity, words, symptoms)
+
+
+# --- evidence against evidence: the app reaches its database, the suite does not ----------------------------
+
+# what only a running server says: these connection failures stay the database's, whatever the app reports
+_SERVER_SAID = re.compile(r"too many (clients|connections)|remaining connection slots|shutting down|starting up|"
+                          r"recovery mode|not (yet )?accepting connections", re.IGNORECASE)
+_UP = {"up", "ok", "healthy", "connected", "available", "online", "pass", "passing", "true"}
+_DATABASE_KEYS = {"database", "db", "postgres", "postgresql", "pg"}
+_UP_TEXT = re.compile(r'"(?:database|db|postgres(?:ql)?|pg)"\s*:\s*(?:"(?:up|ok|healthy|connected|available|online|'
+                      r'pass|passing)"|true)', re.IGNORECASE)
+APP_UP_CONDITION = "database_unreachable_app_up"
+
+
+def database_reported_up(body: Any, depth: int = 0) -> bool:
+    """A health body naming its database up: ``{"database": "up"}``, ``{"db": {"status": "ok"}}``,
+    ``{"checks": {"postgres": true}}`` (two levels deep at most)."""
+    if not isinstance(body, dict):
+        return False
+    for key, value in body.items():
+        if str(key).lower() in _DATABASE_KEYS:
+            if isinstance(value, dict):
+                value = next((value[k] for k in ("status", "state", "health") if k in value), None)
+            if value is True or (isinstance(value, str) and value.strip().lower() in _UP):
+                return True
+        elif isinstance(value, dict) and depth < 1 and database_reported_up(value, depth + 1):
+            return True
+    return False
+
+
+def _reports_database_up(evidence: Mapping[str, Any]) -> bool:
+    """An HTTP exchange (the probes' evidence: request, status, headers, a blank line, the body) whose 2xx
+    answer names the database up."""
+    data = evidence.get("data") or {}
+    if evidence.get("kind") != "http" or not isinstance(data.get("status"), int) or not 200 <= data["status"] < 300:
+        return False
+    body = str(evidence.get("text", "")).split("\n\n", 1)[-1].strip()
+    try:
+        return database_reported_up(json.loads(body))
+    except ValueError:  # an excerpt cut short: the field itself still says it
+        return bool(_UP_TEXT.search(body))
+
+
+def _unreached(finding: Any) -> dict[str, Any] | None:
+    """The suite's own connection attempt behind a database finding, when it failed to reach the server at all
+    (refused, no answer, dropped) rather than being told something by it (no slots, shutting down, recovery)."""
+    for evidence in getattr(finding, "evidence", []):
+        data = evidence.get("data") or {}
+        if evidence.get("kind") == "database" and data.get("ok") is False and not data.get("blind"):
+            error = str(data.get("error") or "")
+            return None if _SERVER_SAID.search(error) else dict(data)
+    return None
+
+
+def weigh_evidence(findings: list[T], records: Iterable[Any]) -> list[T]:
+    """Findings the run's other evidence contradicts, reweighed. The suite could not reach the database (DATABASE
+    DOWN, SEV2) while, in the same run, the application's own health endpoint answered 2xx naming its database
+    up: the suite's DSN (or the path from this machine) is the likely cause, not the database. The finding stays,
+    as *Minor configuration issues* (SEV4), saying so; the checks that need the database still could not run.
+    ``records`` are the run's check records (passed ones included: a passing health check is the witness)."""
+    witness = next(((str((e.get("data") or {}).get("url", "")), r.check) for r in records
+                    for e in getattr(r, "evidence", []) if _reports_database_up(e)), None)
+    if witness is None:
+        return findings
+    cond = CONDITIONS[APP_UP_CONDITION]
+    out = []
+    for f in findings:
+        attempt = _unreached(f) if getattr(f, "condition_key", "") == "database_connection" else None
+        if attempt is None:
+            out.append(f)
+            continue
+        endpoint = str(attempt.get("endpoint") or "")
+        where = endpoint.split("@")[-1].split("/")[0] or "the DSN's host:port"
+        error = str(attempt.get("error") or "").splitlines()[0] if attempt.get("error") else "no connection"
+        error = error.rsplit("failed: ", 1)[-1]
+        url, check = witness
+        summary = (f"the app's {short_path(url)} reports its database up ({check} passed), but the suite cannot reach "
+                   f"the database at {where} ({error}; {attempt.get('phase')} phase): the suite's DSN ({where}) is "
+                   "the likely cause, not the database")
+        out.append(replace(f, condition_key=cond.key, condition=cond.name, severity=cond.severity,  # type: ignore[type-var]
+                           component=cond.component, next_step=cond.next_step, section=cond.section, summary=summary))
+    return sorted(out, key=lambda f: (f.severity, f.component, f.check))  # type: ignore[attr-defined]
+
+
+def short_path(url: str) -> str:
+    """``/api/health`` of ``http://127.0.0.1:8080/api/health`` (the whole URL when it has no path)."""
+    path = urlsplit(url).path
+    return path if path and path != "/" else url

@@ -113,6 +113,15 @@ _TABLE = (
         "pool; restart the pooler if applicable.",
         "Common Incident Scenarios / Scenario 2: Database Connection Failures",
     ),
+    Condition(  # not a check's own: the verdict weighs the evidence (causes.weigh_evidence)
+        "database_unreachable_app_up", "Minor configuration issues", Severity.SEV4, "database",
+        "The suite cannot reach the database at its DSN's host:port, but the application's own health endpoint "
+        "reports its database up: compare the suite's DSN (targets.toml dsn_env, DATABASE_URL by default) with "
+        "the application's database settings (a mistyped port, a failover to another host, the pooler's port "
+        "instead of the server's); if they match, check the network between this machine and the database. "
+        "If the application's pages fail too, follow Scenario 2.",
+        "Incident Classification / Severity 4",
+    ),
     Condition(
         "connection_saturation", "Database connection problems", Severity.SEV2, "database",
         "Quick Fixes / Database Connection Issues: find who holds the connections (pg_stat_activity "

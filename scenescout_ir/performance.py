@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import Performance, Thresholds
-from .outcomes import CouldNotRun, Finding
+from .outcomes import Blind, CouldNotRun, Finding
+from .probes.db import STATEMENTS
 from .probes.sampling import SampleSet
 
 # --- response times ---------------------------------------------------------------------------------
@@ -52,11 +53,9 @@ def statements_view(status: Mapping[str, Any]) -> str:
             "" if preloaded else " after adding it to shared_preload_libraries (a restart)"
         )
         raise CouldNotRun(f"pg_stat_statements is not installed in database {status['database']}: {how}")
-    if not status["reads_all_stats"]:
-        raise CouldNotRun(
-            "pg_stat_statements is installed but this role sees only its own statements' text: "
-            "GRANT pg_read_all_stats (or pg_monitor) to it"
-        )
+    if not status["reads_all_stats"]:  # other roles' statements hidden: a blind part, never a pass
+        raise Blind(STATEMENTS, "pg_stat_statements is installed but this role sees only its own statements' text: "
+                                "GRANT pg_read_all_stats (or pg_monitor) to it")
     return f"{status['schema']}.pg_stat_statements"
 
 

@@ -106,6 +106,16 @@ _CONNECT_FAILURES: tuple[tuple[tuple[str, ...], str, bool, str], ...] = (
     (("failed to resolve host", "could not translate host name"),
      "dns", True, "the DSN's host name does not resolve: most likely a typo in it (or the suite's name server "
      "is unreachable)"),
+    # a connection pooler (PgBouncer, Supavisor) refusing the suite's connection: its own configuration, not the
+    # database (PgBouncer's default configuration refuses an `options` startup parameter in the DSN, and knows only
+    # the databases of its [databases] section)
+    (("unsupported startup parameter",),
+     "pooler", True, "the connection pooler refuses a startup parameter of the DSN (such as options=...): remove it "
+     "from the DSN (the suite sets its own bounds in each transaction) or add it to the pooler's "
+     "ignore_startup_parameters"),
+    (("no such database", "tenant or user not found"),
+     "pooler", True, "the connection pooler does not know the DSN's database (or user): name a database of its "
+     "[databases] section (Supavisor: the user as user.project-ref)"),
     (("is not set", "is malformed", "invalid connection option", "invalid uri", 'missing "="', "invalid port",
       "invalid integer value", "invalid value for parameter", r"invalid \w+ value", "invalid connection string"),
      "configuration", True, "the DSN itself is wrong (unset, malformed, or an impossible port or option)"),
@@ -137,7 +147,7 @@ _CONNECT_FAILURES: tuple[tuple[tuple[str, ...], str, bool, str], ...] = (
 class ConnectFailure:
     """Where a connection attempt failed and whose problem it is."""
 
-    phase: str  # configuration | dns | tcp | tls | authentication | startup | first query
+    phase: str  # configuration | dns | pooler | tcp | tls | authentication | startup | connect | first query
     blind: bool  # the suite's own DSN/credentials/TLS settings: it cannot see the database, not an incident
     diagnosis: str
 

@@ -88,6 +88,7 @@ class Verdict:
     changes: list[dict[str, Any]] = field(default_factory=list)  # since the last healthy run (fingerprint.py)
     changes_since: str | None = None  # when that healthy run was
     fingerprint: dict[str, Any] = field(default_factory=dict)  # this run's, kept with it
+    warnings: list[str] = field(default_factory=list)  # the suite's own safety bounds not in force (warnings_of)
 
     @property
     def label(self) -> str:
@@ -123,6 +124,7 @@ class Verdict:
     def lines(self) -> list[str]:
         out = [self.headline]
         out += [f"{b['component'].upper()} NOT CHECKED: {b['reason']}" for b in self.blind]
+        out += [f"WARNING: {w}" for w in self.warnings]
         for i, cause in enumerate(self.probable_causes):
             explains = f" (explains {len(cause['symptoms'])} other findings)" if cause["symptoms"] else ""
             head = "Probable cause" if i == 0 else "Independent cause"
@@ -189,6 +191,7 @@ class Verdict:
             "changes": self.changes,
             "changes_since": self.changes_since,
             "fingerprint": self.fingerprint,
+            "warnings": self.warnings,
         }
 
     def write(self, path: Path) -> None:
@@ -254,6 +257,13 @@ def _finding(record: CheckRecord) -> FindingRecord:
     )
 
 
+def warnings_of(records: list[CheckRecord]) -> list[str]:
+    """What the probes noted about the run itself (evidence of kind "warning": the suite's statement bounds not in
+    force on its database connection), once each, whichever check (or xdist worker) carried it."""
+    return list(dict.fromkeys(str(e.get("text", "")) for r in records for e in r.evidence
+                              if e.get("kind") == "warning"))
+
+
 def _blind(records: list[CheckRecord]) -> list[dict[str, Any]]:
     """One entry per component not checked: the reason of the check that kept evidence (the connection
     attempt), and every check that could not look because of it."""
@@ -274,9 +284,9 @@ def assemble(
     duration_s: float, footprint: dict[str, int] | None = None, interrupted: str | None = None, planned: int = 0,
     dependencies: dict[str, tuple[str, ...]] | None = None,
 ) -> Verdict:
-    from .causes import probable_causes
+    from .causes import probable_causes, weigh_evidence
 
-    findings = findings_of(records)
+    findings = weigh_evidence(findings_of(records), records)  # evidence the run's other evidence contradicts
     causes = probable_causes(findings, dependencies, passed=[r.check for r in records if r.outcome == PASSED])
     counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
     counts["skipped"] = counts[COULD_NOT_RUN] + counts[NOT_APPLICABLE]
@@ -290,6 +300,6 @@ def assemble(
         broken=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == BROKEN],
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
         footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
-        blind=_blind(records),
+        blind=_blind(records), warnings=warnings_of(records),
         probable_causes=[c.to_dict() for c in causes],
     )

@@ -1,13 +1,23 @@
-"""The one database adapter: a single read-only session with timeouts, opened once, queries by name.
+"""The one database adapter: a single connection, opened once, queries by name, each in a read-only transaction
+with its own bounds.
 
 A database that is down or hangs is found out once: the connection attempt (or the query that hangs) is
 remembered, and every later query raises :class:`CouldNotRun` at once with that reason.
+
+The bounds (``statement_timeout``, ``lock_timeout``, ``idle_in_transaction_session_timeout``, read-only) are set
+per transaction (``BEGIN READ ONLY`` and ``set_config(..., true)``, i.e. ``SET LOCAL``), not in the ``options``
+startup parameter: a connection pooler in transaction mode (PgBouncer's default configuration, Supabase's
+Supavisor) refuses that parameter, or drops it when told to ignore it, and a session-level ``SET`` does not
+survive it either. ``set_config`` returns what is in force, so every transaction verifies its bounds in the same
+round trip; where they cannot be set (a pooler in statement mode refuses transaction blocks) the run says so and
+the client-side deadline (``statement_s`` + 2 s) is the only bound.
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import socket
 import threading
 import time
@@ -27,8 +37,12 @@ from ..outcomes import Blind, ConfigError, CouldNotRun
 from ..rules import classify_connect_error
 from .threads import for_main_thread
 
-APPLICATION_NAME = "scenescout-ir"
+APPLICATION_NAME = "scenescout-ir"  # how the suite's own sessions are told apart in pg_stat_activity
 T = TypeVar("T")
+LOCK_TIMEOUT_MS = 1000
+# The blind parts of the database a role without pg_read_all_stats has (see session_visibility.sql).
+SESSIONS, STATEMENTS = "database sessions", "database statements"
+GRANT = "grant pg_read_all_stats (or pg_monitor) to"
 
 # errors that mean "the suite could not look", not "the database is broken"
 _SUITE_PROBLEMS = (
@@ -65,15 +79,19 @@ class Connectivity:
     version: str | None = None
     in_recovery: bool | None = None
     suite_problem: bool = False  # blind: the suite's own DSN, credentials or TLS settings; not an incident
-    phase: str | None = None  # where it failed: configuration, dns, tcp, tls, authentication, startup, first query
+    phase: str | None = None  # where it failed: configuration, dns, pooler, tcp, tls, authentication, startup,
+    # connect, first query (rules.classify_connect_error)
     endpoint: str = ""  # user@host:port/dbname, never the password
     diagnosis: str = ""
+    bounds: str = ""  # the statement bounds in force, as verified, or why they are not (then warning is set)
+    warning: str | None = None  # the suite's own bounds are not in force: said in the verdict
 
     def evidence(self) -> Evidence:
         """What the connection attempt shows: the endpoint (no password), the phase, the time spent."""
         if self.ok:
             text = (f"connected to {self.endpoint} (password redacted) in {self.elapsed_s:.2f} s\n"
-                    f"version: {self.version}\nin recovery: {'yes' if self.in_recovery else 'no'}")
+                    f"version: {self.version}\nin recovery: {'yes' if self.in_recovery else 'no'}\n"
+                    f"bounds: {self.bounds}" + (f"\nWARNING: {self.warning}" if self.warning else ""))
         else:
             whose = ("the suite's own credentials or configuration (not an incident)" if self.suite_problem
                      else "the database (an incident)")
@@ -81,7 +99,7 @@ class Connectivity:
                     f"failed phase: {self.phase}\ntime spent: {self.elapsed_s:.2f} s\nerror: {self.error}\n"
                     f"diagnosis: {self.diagnosis}\nwhose problem: {whose}")
         data = {"endpoint": self.endpoint, "ok": self.ok, "phase": self.phase, "elapsed_s": round(self.elapsed_s, 3),
-                "error": self.error, "blind": self.suite_problem}
+                "error": self.error, "blind": self.suite_problem, "bounds": self.bounds, "warning": self.warning}
         return Evidence("database", f"connection to {self.endpoint or 'the database'}", text, data)
 
 
@@ -126,6 +144,10 @@ class Database:
         self._deferred: list[Evidence] = []
         self.connections_opened = 0
         self.statements_run = 0
+        self._bounded = True  # each statement in a read-only transaction with its bounds set and verified
+        self._bounds_seen = ""  # what set_config said is in force (verified in every transaction)
+        self._bounds_warning: str | None = None  # why the bounds are not in force, when they are not
+        self._visibility: dict[str, Any] | None = None
 
     def prefetch(self) -> None:
         """Start connecting now, in the background: the first check that needs the database gets the result
@@ -168,22 +190,56 @@ class Database:
             return Connectivity(False, 0.0, str(exc), suite_problem=True, phase="configuration",
                                 diagnosis=classify_connect_error(str(exc)).diagnosis)
         endpoint = describe_endpoint(conninfo)
-        deadline = self.timeouts.connect_s + 2.0
+        failed = self._open(conninfo, start, endpoint)
+        if failed is not None:
+            return failed
         try:
-            self.connections_opened += 1
-            self._conn = _run_with_deadline(lambda: psycopg.connect(conninfo, autocommit=True), deadline)
-        except TimeoutError:
-            return self._failed(start, endpoint, f"no answer within {deadline:g} s (connect)")
-        except psycopg.Error as exc:
-            return self._failed(start, endpoint, _first_line(exc))
-        try:
-            info = self._fetch("connectivity", load_query("connectivity"), {})
+            try:
+                info = self._fetch("connectivity", load_query("connectivity"), {})
+            except _NoTransactionBlocks as exc:  # a pooler in statement mode closed the connection: again, unbounded
+                self._bounded = False
+                self._bounds_warning = (
+                    f"the suite's statement bounds are not in force: the server refuses transaction blocks ({exc}; "
+                    "a connection pooler in statement mode?), so its statements run without statement_timeout, "
+                    "lock_timeout or a read-only transaction; only the client-side deadline of "
+                    f"{self._deadline():g} s bounds them (a cancel request is sent at that deadline)"
+                )
+                failed = self._open(conninfo, start, endpoint)
+                if failed is not None:
+                    return failed
+                info = self._fetch("connectivity", load_query("connectivity"), {})
         except CouldNotRun as exc:
             return Connectivity(False, time.monotonic() - start, str(exc), phase="first query", endpoint=endpoint,
                                 diagnosis="connected, but the first query did not come back")
         row = info.one()
+        if self._bounds_warning:
+            self._note(Evidence("warning", "the suite's statement bounds", self._bounds_warning))
         return Connectivity(True, time.monotonic() - start, None, row["version"], row["in_recovery"],
-                            phase=None, endpoint=endpoint)
+                            phase=None, endpoint=endpoint, bounds=self._bounds_text(), warning=self._bounds_warning)
+
+    def _open(self, conninfo: str, start: float, endpoint: str) -> Connectivity | None:
+        """Open the connection; the failed attempt, classified, when it cannot be opened."""
+        deadline = self.timeouts.connect_s + 2.0
+        try:
+            self.connections_opened += 1
+            # no server-side prepared statements: a pooler in transaction mode (PgBouncer before 1.21) runs
+            # each transaction on whichever server connection is free, where the statement was never prepared
+            self._conn = _run_with_deadline(
+                lambda: psycopg.connect(conninfo, autocommit=True, prepare_threshold=None), deadline)
+        except TimeoutError:
+            return self._failed(start, endpoint, f"no answer within {deadline:g} s (connect)")
+        except psycopg.Error as exc:
+            return self._failed(start, endpoint, _first_line(exc))
+        return None
+
+    def _bounds_text(self) -> str:
+        client = f"client-side deadline {self._deadline():g} s per statement"
+        if not self._bounded:
+            return f"none on the server (transaction blocks refused); {client}"
+        return f"{self._bounds_seen}, set per transaction (SET LOCAL) and verified; {client}"
+
+    def _deadline(self) -> float:
+        return self.timeouts.statement_s + 2.0
 
     def _failed(self, start: float, endpoint: str, error: str) -> Connectivity:
         failure = classify_connect_error(error)
@@ -203,25 +259,52 @@ class Database:
             return False
 
     def _conninfo(self) -> str:
+        """The DSN as given, plus the suite's application_name and connect_timeout: nothing in the ``options``
+        startup parameter, which a pooler in transaction mode refuses (its bounds are set per transaction)."""
         dsn = self._dsn()
         try:
             params = conninfo_to_dict(dsn)
         except psycopg.ProgrammingError as exc:
             raise ConfigError(f"the database DSN is malformed: {_first_line(exc)}") from None
-        statement_ms = int(self.timeouts.statement_s * 1000)
-        options = " ".join(filter(None, [
-            str(params.get("options") or ""),
-            "-c default_transaction_read_only=on",
-            f"-c statement_timeout={statement_ms}",
-            "-c lock_timeout=1000",
-            f"-c idle_in_transaction_session_timeout={statement_ms * 2}",
-        ]))
-        params.update(
-            options=options,
-            connect_timeout=max(2, round(self.timeouts.connect_s)),
-            application_name=APPLICATION_NAME,
-        )
+        params.update(connect_timeout=max(2, round(self.timeouts.connect_s)), application_name=APPLICATION_NAME)
         return make_conninfo("", **params)
+
+    def _prologue(self) -> str:
+        """``BEGIN READ ONLY`` and the bounds, ``SET LOCAL`` through ``set_config(..., true)``, which returns what
+        is in force: one round trip, two statements (no parameters: the simple protocol allows both)."""
+        statement_ms = int(self.timeouts.statement_s * 1000)
+        return (
+            "BEGIN READ ONLY; SELECT "
+            f"set_config('statement_timeout', '{statement_ms}', true) AS statement_timeout, "
+            f"set_config('lock_timeout', '{LOCK_TIMEOUT_MS}', true) AS lock_timeout, "
+            f"set_config('idle_in_transaction_session_timeout', '{statement_ms * 2}', true) AS idle_timeout, "
+            "current_setting('transaction_read_only') AS read_only"
+        )
+
+    def _begin(self, cur: psycopg.Cursor[Any]) -> None:
+        """Open the statement's transaction with its bounds, and check they are the ones asked for."""
+        try:
+            cur.execute(self._prologue())
+        except psycopg.errors.ProtocolViolation as exc:
+            if "transaction blocks not allowed" in str(exc):
+                raise _NoTransactionBlocks(_first_line(exc)) from None
+            raise
+        cur.nextset()
+        row = cur.fetchone()
+        assert row is not None
+        statement, lock, idle, read_only = (str(v) for v in row)
+        statement_ms = int(self.timeouts.statement_s * 1000)
+        asked = {"statement_timeout": (statement, statement_ms), "lock_timeout": (lock, LOCK_TIMEOUT_MS),
+                 "idle_in_transaction_session_timeout": (idle, statement_ms * 2)}
+        wrong = [f"{name} {seen} (asked {want} ms)" for name, (seen, want) in asked.items() if _ms(seen) != want]
+        if read_only != "on":
+            wrong.append(f"transaction_read_only {read_only} (asked on)")
+        self._bounds_seen = f"statement_timeout {statement}, lock_timeout {lock}, " \
+                            f"idle_in_transaction_session_timeout {idle}, read-only {read_only}"
+        if wrong and self._bounds_warning is None:
+            self._bounds_warning = (f"the suite's statement bounds are not what it asked for: {', '.join(wrong)}; "
+                                    f"only the client-side deadline of {self._deadline():g} s is sure to hold")
+            self._note(Evidence("warning", "the suite's statement bounds", self._bounds_warning))
 
     def endpoint(self) -> tuple[str, int]:
         """The (host, port) the DSN points at, for the layers below the protocol (Scenario 2)."""
@@ -276,6 +359,20 @@ class Database:
                 unreadable[table] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"
         return TableCounts(tables, counts, unreadable, not_counted)
 
+    def require_session_visibility(self) -> None:
+        """Before judging pg_stat_activity: may this role see the other roles' sessions? Without pg_read_all_stats
+        (or pg_monitor, or superuser) their state, statement and transaction start are hidden, and a check reading
+        them would pass blind: it is a part of the database not checked (:class:`Blind`) instead. Asked once."""
+        if self._visibility is None:
+            self._visibility = self.query("session_visibility").one()
+        seen = self._visibility
+        if not seen["reads_all_stats"] and seen["hidden_sessions"]:
+            raise Blind(SESSIONS, (
+                f"this role ({seen['role']}) sees only its own sessions: {seen['hidden_sessions']} other sessions show "
+                "it no state, statement or transaction start in pg_stat_activity; "
+                f"{GRANT} {seen['role']}"
+            ))
+
     def has_unique_index(self, table: str, key: list[str]) -> bool:
         """A valid unique index on exactly these columns of the table (duplicates cannot exist)."""
         return bool(self.query("unique_key_index", {"table": table, "columns": key}).rows)
@@ -308,18 +405,34 @@ class Database:
         assert conn is not None
         start = time.monotonic()
 
+        bounded = self._bounded
+
         def execute() -> tuple[list[str], list[tuple[Any, ...]]]:
             with conn.cursor() as cur:
-                cur.execute(statement, params)  # type: ignore[arg-type]
-                columns = [d.name for d in cur.description or []]
-                return columns, list(cur.fetchall()) if cur.description else []
+                if bounded:
+                    self._begin(cur)
+                try:
+                    cur.execute(statement, params)  # type: ignore[arg-type]
+                    columns = [d.name for d in cur.description or []]
+                    return columns, list(cur.fetchall()) if cur.description else []
+                finally:
+                    if bounded and not conn.closed:  # read-only: nothing to commit; frees a pooled server at once
+                        with contextlib.suppress(psycopg.Error):
+                            conn.execute("ROLLBACK")
 
-        deadline = self.timeouts.statement_s + 2.0
+        deadline = self._deadline()
         self.statements_run += 1
         text = statement if isinstance(statement, str) else statement.as_string(conn)
         try:
             columns, rows = _run_with_deadline(execute, deadline)
+        except _NoTransactionBlocks:
+            if self._connectivity is None:  # still connecting: _connect opens it again without the bounds
+                raise
+            self._dead = "the database connection refuses transaction blocks (a pooler in statement mode)"
+            raise CouldNotRun(self._dead) from None
         except TimeoutError:
+            if not bounded:  # nothing on the server stops it: ask the server to cancel it (without waiting)
+                threading.Thread(target=_cancel, args=(conn,), name="scenescout-ir-db-cancel", daemon=True).start()
             self._dead = f"the database stopped answering (no reply to {name} within {deadline:g} s)"
             self._note(Evidence("sql", name, f"{text.strip()}\n\n-- no answer within {deadline:g} s"))
             raise CouldNotRun(self._dead) from None
@@ -341,6 +454,26 @@ class Database:
             {"columns": columns, "rows": [[_plain(v) for v in row] for row in rows[:200]]},
         ))
         return QueryResult(name, columns, rows, elapsed)
+
+
+class _NoTransactionBlocks(Exception):
+    """The server (a pooler in statement mode) refuses BEGIN: the bounds cannot be set per transaction."""
+
+
+def _cancel(conn: psycopg.Connection[Any]) -> None:
+    with contextlib.suppress(Exception):  # a courtesy to the server: the run has moved on already
+        conn.cancel_safe(timeout=5.0)
+
+
+_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def _ms(setting: str) -> int | None:
+    """A time setting as PostgreSQL shows it (``5s``, ``1500ms``, ``1min``, ``0``) in milliseconds."""
+    match = re.fullmatch(r"\s*(\d+)\s*(ms|s|min|h|d)?\s*", setting)
+    if match is None:
+        return None
+    return int(match.group(1)) * _UNITS_MS[match.group(2) or "ms"]
 
 
 def _run_with_deadline(fn: Callable[[], T], seconds: float) -> T:

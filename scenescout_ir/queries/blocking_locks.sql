@@ -15,5 +15,6 @@ FROM pg_stat_activity AS blocked
 CROSS JOIN LATERAL unnest(pg_blocking_pids(blocked.pid)) AS b(pid)
 JOIN pg_stat_activity AS blocking ON blocking.pid = b.pid
 WHERE blocked.backend_type = 'client backend'
+  AND blocked.application_name IS DISTINCT FROM 'scenescout-ir'  -- the suite's own sessions (by name: see stuck_transactions.sql)
 ORDER BY waiting_s DESC
 LIMIT 50

@@ -106,7 +106,11 @@ def test_a_database_the_suite_cannot_log_in_to_is_not_checked_never_ok(demo_stac
 
 
 def test_a_refused_port_on_the_database_host_is_an_incident(demo_stack, workdir):
-    run = run_outside(demo_stack, workdir, with_netloc(demo_stack.info().dsn, port=free_port()))
+    """Without the app's word on its database (its health endpoints not checked): with it, see
+    test_database_visibility_and_poolers.py, a wrong port is the suite's DSN."""
+    dsn = with_netloc(demo_stack.info().dsn, port=free_port())
+    run = run_suite("-k", "not test_health_endpoint", "--target", "outside",
+                    targets=outside_targets(demo_stack, workdir), workdir=workdir, env={"OUTSIDE_DSN": dsn})
     (finding,) = run.findings("test_database_connectivity")
     assert run.exit_code == 1 and run.severity == "SEV2" and not run.verdict["blind"]
     assert finding["condition"] == "Database connection problems"

@@ -1,8 +1,10 @@
 """Probable cause: the failing component that explains the others, from the graph and the evidence."""
 
-from scenescout_ir.causes import component_of, probable_causes
-from scenescout_ir.conditions import CONDITIONS
-from scenescout_ir.verdict import FindingRecord
+import pytest
+
+from scenescout_ir.causes import component_of, database_reported_up, probable_causes, weigh_evidence
+from scenescout_ir.conditions import CONDITIONS, Severity
+from scenescout_ir.verdict import CheckRecord, FindingRecord, assemble
 
 
 def finding(check, key, summary="", severity=None):
@@ -87,3 +89,81 @@ def test_the_graph_can_be_overridden():
     assert {c.component for c in probable_causes(findings)} == {"api", "host"}
     causes = probable_causes(findings, {"api": ["host"]})
     assert [c.component for c in causes] == ["host"] and causes[0].symptoms == ["test_health_endpoint[/api/health]"]
+
+
+# --- evidence against evidence: a DATABASE DOWN the app's own health contradicts ------------------------------
+
+
+def http_evidence(body, status=200, url="http://app:8080/api/health"):
+    text = f"GET {url}\n-> {status} in 0.010 s (first byte 0.010 s)\ncontent-type: application/json\n\n{body}"
+    return {"kind": "http", "title": f"GET {url} -> {status}", "text": text, "data": {"url": url, "status": status}}
+
+
+def connection_evidence(error, phase="tcp", blind=False):
+    return {"kind": "database", "title": "connection", "text": "...",
+            "data": {"endpoint": "oncall@10.0.0.5:5433/scenescout", "ok": False, "phase": phase, "error": error,
+                     "blind": blind}}
+
+
+REFUSED = 'connection failed: connection to server at "10.0.0.5", port 5433 failed: Connection refused'
+
+
+def run_with(health_body, error=REFUSED, status=200):
+    return [
+        CheckRecord("checks/test_database.py::test_database_connectivity", "test_database_connectivity", "failed",
+                    "database_connection", f"DATABASE DOWN: nothing listens ({error})",
+                    evidence=[connection_evidence(error)]),
+        CheckRecord("checks/test_site.py::test_health_endpoint[/api/health]", "test_health_endpoint[/api/health]",
+                    "passed" if status == 200 else "failed", "partial_outage", "",
+                    evidence=[http_evidence(health_body, status)]),
+    ]
+
+
+def test_a_refused_port_while_the_apps_health_says_its_database_is_up_is_the_suites_dsn():
+    v = assemble(run_with('{"status": "ok", "database": "up"}'), target="t", base_url="b", started_at="a",
+                 finished_at="b", duration_s=1.0)
+    (finding,) = v.findings
+    assert v.severity == Severity.SEV4 and finding.condition == "Minor configuration issues"
+    assert finding.summary == (
+        "the app's /api/health reports its database up (test_health_endpoint[/api/health] passed), but the suite "
+        "cannot reach the database at 10.0.0.5:5433 (Connection refused; tcp phase): the suite's DSN "
+        "(10.0.0.5:5433) is the likely cause, not the database")
+    assert finding.evidence[0]["data"]["phase"] == "tcp"  # the suite's own attempt stays its evidence
+    assert v.probable_causes[0]["component"] == "suite DSN"
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "status"),
+    [
+        ('{"status": "degraded", "database": "down"}', REFUSED, 503),  # the app agrees: the database is down
+        ('{"status": "ok"}', REFUSED, 200),  # the app says nothing of its database
+        ('{"status": "ok", "database": "up"}', "FATAL:  sorry, too many clients already", 200),  # the server said so
+        ('{"status": "ok", "database": "up"}', "FATAL:  the database system is shutting down", 200),
+    ],
+)
+def test_without_the_apps_word_or_with_the_servers_own_a_database_finding_stays_sev2(body, error, status):
+    records = run_with(body, error, status)
+    findings = weigh_evidence([f for f in assemble(records, target="t", base_url="b", started_at="a",
+                                                   finished_at="b", duration_s=1.0).findings], records)
+    database = [f for f in findings if f.check == "test_database_connectivity"]
+    assert database[0].severity == Severity.SEV2 and database[0].condition_key == "database_connection"
+
+
+@pytest.mark.parametrize(
+    ("body", "up"),
+    [
+        ({"database": "up"}, True), ({"db": "OK"}, True), ({"postgres": True}, True),
+        ({"database": {"status": "healthy"}}, True), ({"checks": {"database": "connected"}}, True),
+        ({"database": "down"}, False), ({"status": "ok"}, False), ({"database": {"latency_ms": 3}}, False),
+        ({"a": {"b": {"database": "up"}}}, False), ("up", False), (None, False),
+    ],
+)
+def test_a_health_body_naming_its_database_up(body, up):
+    assert database_reported_up(body) is up
+
+
+def test_a_cut_short_health_body_still_names_its_database_up():
+    records = run_with('{"status": "ok", "database": "up", "version": "' + "x" * 1500 + '...')
+    findings = weigh_evidence(assemble(records, target="t", base_url="b", started_at="a", finished_at="b",
+                                       duration_s=1.0).findings, records)
+    assert findings[0].condition_key == "database_unreachable_app_up"

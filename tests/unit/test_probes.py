@@ -144,3 +144,30 @@ def test_the_upstream_request_carries_the_key_from_the_environment_as_parameter_
     assert upstream_request(eb, "http://site/app/") == ("http://site/app/upstream/eb", {"X-Token": "tm-1"})
     with pytest.raises(CouldNotRun, match="NO_KEY is not set: export the sk API key"):
         upstream_request(Source("sk", upstream_url="https://sk.example/", api_key_env="NO_KEY"), "")
+
+
+@pytest.mark.parametrize(("shown", "ms"), [("5s", 5000), ("1500ms", 1500), ("1min", 60000), ("0", 0), ("2h", 7200000),
+                                           ("off", None)])
+def test_a_time_setting_as_postgresql_shows_it_is_read_in_milliseconds(shown, ms):
+    from scenescout_ir.probes.db import _ms
+
+    assert _ms(shown) == ms
+
+
+def test_the_suites_own_sessions_are_left_out_by_application_name():
+    """Through a pooler in transaction mode the suite's transactions run on whichever backend is free: its own
+    sessions are told apart by application_name, the name it connects with."""
+    from scenescout_ir.probes.db import APPLICATION_NAME, load_query
+
+    for name in ("stuck_transactions", "blocking_locks"):
+        assert f"application_name IS DISTINCT FROM '{APPLICATION_NAME}'" in load_query(name)
+
+
+def test_no_bound_rides_in_the_options_startup_parameter_a_transaction_pooler_refuses():
+    from psycopg.conninfo import conninfo_to_dict
+
+    db = Database(lambda: "postgresql://u:pw@db:6432/d?sslmode=disable", FAST, lambda e: None)
+    params = conninfo_to_dict(db._conninfo())
+    assert "options" not in params and params["application_name"] == "scenescout-ir"
+    assert params["sslmode"] == "disable"  # the rest of the DSN as given
+    assert "BEGIN READ ONLY; SELECT set_config('statement_timeout', " in db._prologue()

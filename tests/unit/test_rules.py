@@ -55,6 +55,11 @@ STARTING = "the server is starting up or in recovery"
 DOWN = "nothing listens on the database port: the server is down"
 SILENT = "the server does not answer in time: hung, overloaded, or the network drops packets"
 NO_NETWORK = "the network to the database is down"
+POOLER_PARAM = ("the connection pooler refuses a startup parameter of the DSN (such as options=...): remove it from "
+                "the DSN (the suite sets its own bounds in each transaction) or add it to the pooler's "
+                "ignore_startup_parameters")
+POOLER_DB = ("the connection pooler does not know the DSN's database (or user): name a database of its [databases] "
+             "section (Supavisor: the user as user.project-ref)")
 
 
 @pytest.mark.parametrize(
@@ -95,6 +100,11 @@ NO_NETWORK = "the network to the database is down"
         ("no answer within 5 s (connect)", "tcp", False, SILENT),
         ('connection to server at "10.0.0.9", port 5432 failed: No route to host', "tcp", False, NO_NETWORK),
         ("something nobody has seen before", "connect", False, "the connection failed"),
+        ('connection to server at "127.0.0.1", port 6432 failed: FATAL:  unsupported startup parameter: options',
+         "pooler", True, POOLER_PARAM),
+        ('connection to server at "127.0.0.1", port 6432 failed: FATAL:  no such database: scenescot', "pooler", True,
+         POOLER_DB),
+        ("FATAL:  Tenant or user not found", "pooler", True, POOLER_DB),
     ],
 )
 def test_a_connection_error_names_its_phase_and_whose_problem_it_is(error, phase, blind, diagnosis):
@@ -116,3 +126,18 @@ def test_a_connection_is_bad_prefix_does_not_hide_a_refused_port():
     failure = classify_connect_error('connection is bad: connection to server at "h", port 5 failed: '
                                      'Connection refused')
     assert (failure.phase, failure.blind) == ("tcp", False)
+
+
+def test_the_readmes_phase_table_names_every_phase_a_connection_failure_can_have():
+    """README's "A database the suite cannot log in to" table: one row per phase the code can report (the rules'
+    phases, the fallback one, and "first query", which the database probe sets itself)."""
+    from pathlib import Path
+
+    from scenescout_ir import rules
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| phase | examples | verdict |", 1)[1].split("\n\n", 1)[0]
+    documented = {line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")}
+    reported = {phase for _, phase, _, _ in rules._CONNECT_FAILURES} | {classify_connect_error("?").phase,
+                                                                       "first query"}
+    assert documented == reported

@@ -159,3 +159,13 @@ def test_an_interrupted_run_is_never_ok():
                      started_at="a", finished_at="b", duration_s=1.0, interrupted="SIGINT (Ctrl-C)", planned=5)
     assert found.to_dict()["worst_so_far"] == "SEV2"
     assert found.headline.endswith("; found before it stopped: SEV2 - High - respond within 30 minutes")
+
+
+def test_the_suites_own_bounds_not_in_force_are_a_warning_of_the_verdict_once(tmp_path):
+    warning = {"kind": "warning", "title": "the suite's statement bounds", "text": "not in force: statement mode"}
+    records = [CheckRecord(n, n, "passed", evidence=[warning]) for n in ("a", "b")]  # two workers, one warning
+    v = verdict(records)
+    assert v.warnings == ["not in force: statement mode"] and v.severity is None
+    assert v.lines()[:2] == ["VERDICT: OK", "WARNING: not in force: statement mode"]
+    v.write(tmp_path / "verdict.json")
+    assert json.loads((tmp_path / "verdict.json").read_text())["warnings"] == ["not in force: statement mode"]
