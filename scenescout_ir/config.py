@@ -75,6 +75,7 @@ class Thresholds:
     log_min_errors: int = 5
     log_window_s: float = 900.0
     log_max_bytes: int = 8 * 1024 * 1024
+    body_max_bytes: Annotated[int, Key(at_least=1)] = 10_000_000  # an HTTP body over this is "too large"
     disk_used_pct: float = 90.0
     memory_used_pct: float = 90.0
     load_per_core: float = 2.0
