@@ -53,7 +53,7 @@ class LogScan:
     lines: int  # lines inside the window (or read, for a file without timestamps)
     errors: list[LogLine] = field(default_factory=list)
     bytes_read: int = 0
-    file_size: int = 0
+    file_size: int = 0  # of the files read (the log, and the one it was rotated to when that was read too)
     timestamped: bool = True
     truncated: bool = False  # the byte budget ran out before the window's start
     elapsed_s: float = 0.0
@@ -387,7 +387,7 @@ class LogReader:
                 held, cannot = [], str(exc)
         if reader.shrank and not last:
             return None, ""
-        bytes_read, older, newer = reader.bytes_read, [], []
+        bytes_read, size, older, newer = reader.bytes_read, info.st_size, [], []
         truncated = not window.reached_start and not reader.reached_file_start
         previous = None
         if not cannot and not window.reached_start and reader.reached_file_start and bytes_read < max_bytes:
@@ -398,7 +398,7 @@ class LogReader:
                 more = _Reader(fh, before.st_size, max_bytes - bytes_read)
                 with contextlib.suppress(_CannotJudgeClock):
                     older = window.feed(more, before.st_mtime)
-            bytes_read += more.bytes_read
+            bytes_read, size = bytes_read + more.bytes_read, size + before.st_size
             truncated = not window.reached_start and not more.reached_file_start
             rotation.append(f"{more.bytes_read} bytes of {previous.name} (the log before its rotation)")
         try:
@@ -412,11 +412,11 @@ class LogReader:
                 more = _Reader(fh, fresh.st_size, max_bytes)
                 with contextlib.suppress(_CannotJudgeClock):
                     newer = window.feed(more, fresh.st_mtime)
-            bytes_read += more.bytes_read
+            bytes_read, size = bytes_read + more.bytes_read, size + fresh.st_size
             rotation.append(f"{more.bytes_read} bytes of the new {path.name} (rotated during the read)")
         scan = LogScan(
             path=path, window_s=window_s, lines=window.lines, errors=[*older, *held, *newer], bytes_read=bytes_read,
-            file_size=info.st_size, timestamped=window.stamped, truncated=truncated,
+            file_size=size, timestamped=window.stamped, truncated=truncated,
             binary_lines=window.binary, giant_line=reader.partial if not window.lines else 0,
             clock=window.clock, rotation="; ".join(rotation),
         )
