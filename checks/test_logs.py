@@ -21,6 +21,6 @@ def test_recent_log_errors(logs, target, log_file):
     latest = scan.errors[-1].text.strip()[:160] if scan.errors else ""
     assert not (scan.error_count >= limits.log_min_errors and scan.ratio >= limits.log_error_ratio), (
         f"{log_file.name}: {scan.error_count} errors in {scan.lines} lines of {window} ({scan.ratio:.0%}; "
-        f"limit: {limits.log_error_ratio:.0%} and at least {limits.log_min_errors}); latest: {latest}"
-        + (f"; clock: {scan.clock}" if scan.clock else "")
+        f"limit: {limits.log_error_ratio:.0%} and at least {limits.log_min_errors})"
+        + (f"; clock: {scan.clock}" if scan.clock else "") + f"; latest: {latest}"
     )

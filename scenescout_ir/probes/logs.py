@@ -233,7 +233,7 @@ class _Window:
         seen = (f"the newest line reads {_age(self.now - newest.at)} but the file was written "
                 f"{_age(max(self.now - mtime, 0.0) if self.now - mtime > -60 else self.now - mtime, ago=True)}")
         if not newest.assumed:
-            if self.zone_name and not _has_offset(newest.text):
+            if self.zone_name and _naive_stamp(newest.text):
                 self.clock = f"{seen}: check the timezone set for this log ({self.zone_name})"
             return 0.0
         local = datetime.fromtimestamp(newest.at).astimezone()
@@ -249,9 +249,14 @@ class _Window:
         return float(correction)
 
 
-def _has_offset(text: str) -> bool:
+def _naive_stamp(text: str) -> bool:
+    """Whether the line's timestamp is one without an offset (plain, or a JSON line's string time)."""
+    record = json_record(text.strip())
+    if record is not None:
+        value = next((record[k] for k in ("time", "timestamp", "@timestamp", "ts") if k in record), None)
+        text = value if isinstance(value, str) else ""
     match = _TIMESTAMP.match(text.strip())
-    return bool(match and match.group(4))
+    return bool(match and not match.group(4))
 
 
 def _utc(offset_s: float) -> str:

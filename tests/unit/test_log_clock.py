@@ -119,6 +119,16 @@ def test_lines_with_an_offset_and_a_log_written_in_this_machines_time_are_left_a
     assert scan.error_count == 0 and scan.clock == ""
 
 
+def test_a_timezone_set_wrong_is_trusted_and_its_evidence_says_the_file_disagrees(tmp_path, utc_machine):
+    now = float(int(time.time()))
+    evidence = []
+    path = burst_log(tmp_path / "app.log", "UTC", now)
+    scan = LogReader(evidence.append).scan(path, WINDOW, BUDGET, now=now, timezone="America/New_York")
+    assert scan.error_count == 20  # read 5 h in the future: still inside the window's end, counted
+    assert "in the future but the file was written 4 s ago: check the timezone set for this log (America/New_York)" in (
+        scan.clock)
+
+
 # --- the timezone key in targets.toml -------------------------------------------------------------------
 
 
