@@ -15,11 +15,12 @@ pytestmark = pytest.mark.emergency
 def test_recent_log_errors(logs, target, log_file):
     """tail -100 logs/application.log | grep -i error ; tail -100 logs/ingestion.log | grep -i error"""
     limits = target.thresholds
-    scan = logs.scan(log_file, limits.log_window_s, limits.log_max_bytes)
+    scan = logs.scan(log_file, limits.log_window_s, limits.log_max_bytes, timezone=target.log_timezone(log_file))
     window = (f"the last {limits.log_window_s / 60:g} min" if scan.timestamped
               else f"the last {scan.lines} lines (no timestamps found)")
     latest = scan.errors[-1].text.strip()[:160] if scan.errors else ""
     assert not (scan.error_count >= limits.log_min_errors and scan.ratio >= limits.log_error_ratio), (
         f"{log_file.name}: {scan.error_count} errors in {scan.lines} lines of {window} ({scan.ratio:.0%}; "
-        f"limit: {limits.log_error_ratio:.0%} and at least {limits.log_min_errors}); latest: {latest}"
+        f"limit: {limits.log_error_ratio:.0%} and at least {limits.log_min_errors})"
+        + (f"; clock: {scan.clock}" if scan.clock else "") + f"; latest: {latest}"
     )

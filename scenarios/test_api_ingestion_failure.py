@@ -24,7 +24,7 @@ def test_ingestion_function_logs(logs, target, source):
     errors, readable = [], 0
     for path in target.logs:
         try:
-            scan = logs.scan(path, limits.log_window_s, limits.log_max_bytes)
+            scan = logs.scan(path, limits.log_window_s, limits.log_max_bytes, timezone=target.log_timezone(path))
         except CouldNotRun:
             continue
         readable += 1

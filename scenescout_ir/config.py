@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -48,6 +49,7 @@ class Key:
     at_least: float | None = None  # a count that must be at least this
     alias: str | None = None  # another accepted spelling of the key (the documented `max_age` of max_age_s)
     table_name: bool = False  # not a key: the name of the table it is read from (a target's, a source's)
+    derived: bool = False  # not a key: filled from another key (log_timezones, from logs' { path, timezone })
 
 
 URL = Key("url")  # an http(s) URL with a host
@@ -73,6 +75,7 @@ class Thresholds:
     log_min_errors: int = 5
     log_window_s: float = 900.0
     log_max_bytes: int = 8 * 1024 * 1024
+    body_max_bytes: Annotated[int, Key(at_least=1)] = 10_000_000  # an HTTP body over this is "too large"
     disk_used_pct: float = 90.0
     memory_used_pct: float = 90.0
     load_per_core: float = 2.0
@@ -201,7 +204,10 @@ class Target:
     # false: the target has no database the suite may reach (a front-end-only preview deployment): its database
     # checks are not applicable, and no DSN is asked for (issue 15)
     database: bool = True
+    # a path, or { path = "...", timezone = "America/New_York" } for a log whose timestamps carry no offset
     logs: Annotated[tuple[Path, ...], FILE] = (Path("logs/application.log"), Path("logs/ingestion.log"))
+    # the timezone of each log given with one in logs (an IANA name), by its path
+    log_timezones: Annotated[dict[Path, str], Key(derived=True)] = field(default_factory=dict)
     sources: Annotated[tuple[Source, ...], NAMED_TABLES] = ()
     events: EventsTable = field(default_factory=EventsTable)
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -235,6 +241,10 @@ class Target:
         if self.ingestion_log is not None:
             return self.ingestion_log
         return next((p for p in self.logs if "ingest" in p.name.lower()), None)
+
+    def log_timezone(self, path: Path) -> str | None:
+        """The timezone set for this log in logs (``{ path = ..., timezone = ... }``), or None."""
+        return self.log_timezones.get(path)
 
     def with_base_url(self, url: str) -> Target:
         return replace(self, base_url=check_url(url, "--base-url"))
@@ -392,11 +402,14 @@ def _read_table(cls: type, raw: Any, where: str, dirs: _Dirs, name: str | None =
         if key.alias and key.alias in table:  # the documented spelling; the field is in seconds
             table[field_name] = table.pop(key.alias)
     open_ = next((s for s in specs if s[2].kind == "condition_limits"), None)
-    known = {n for n, _, key, _ in specs if not key.table_name and key.kind != "condition_limits"}
+    known = {n for n, _, key, _ in specs
+             if not key.table_name and not key.derived and key.kind != "condition_limits"}
     more = declared_limits() if open_ else {}
     _check_keys(table, known | set(more), where)
     values: dict[str, Any] = {}
     for field_name, hint, key, _ in specs:
+        if key.derived:
+            continue
         if key.table_name:
             values[field_name] = name
         elif open_ is not None and field_name == open_[0]:
@@ -485,12 +498,50 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
     dirs = _Dirs(base_dir, base_dir)
     if "stack" in spec:  # the demo's logs are relative to its state dir
         dirs = _Dirs(base_dir, _read(Path, DIR, spec["stack"], f"{where}.stack", dirs))
+    spec, zones = _log_timezones(spec, where)
     values = _read_table(Target, spec, where, dirs, name=name)
+    values["log_timezones"] = {dirs.logs / text: zone for text, zone in zones.items()}
     values.setdefault("base_url", None)
     values.setdefault("logs", tuple(dirs.logs / p for p in Target.logs))
     if values.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
         values["app_processes"] = (f"fixtures.demo.app --state-dir {values['stack']}",)
     return Target(**values)
+
+
+def _log_timezones(spec: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``logs = ["a.log", { path = "b.log", timezone = "America/New_York" }]``: the list as plain paths, and the
+    timezone of each log given with one (an IANA name, checked here: an unknown one is a configuration error)."""
+    spec = dict(spec)
+    logs = spec.get("logs")
+    if not isinstance(logs, list):
+        return spec, {}
+    paths: list[Any] = []
+    zones: dict[str, str] = {}
+    for item in logs:
+        if not isinstance(item, Mapping):
+            paths.append(item)
+            continue
+        _check_keys(item, {"path", "timezone"}, f"{where}.logs")
+        path, zone = item.get("path"), item.get("timezone")
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f"{where}.logs: {dict(item)!r} needs path = \"logs/app.log\" (and timezone = ...)")
+        if zone is not None:
+            zones[path] = check_timezone(zone, f"{where}.logs ({path})")
+        paths.append(path)
+    spec["logs"] = paths
+    return spec, zones
+
+
+def check_timezone(value: Any, where: str) -> str:
+    """An IANA timezone name this machine knows (``America/New_York``, ``Europe/Berlin``, ``UTC``)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: timezone must be a name like \"America/New_York\", got {value!r}")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        raise ConfigError(f"{where}: unknown timezone {value!r}: use an IANA name like \"America/New_York\", "
+                          "\"Europe/Berlin\" or \"UTC\"") from None
+    return value
 
 
 def load_targets(path: Path) -> dict[str, Target]:

@@ -23,8 +23,30 @@ _PATTERNS = (
 )
 
 
+# what a terminal would act on instead of showing: C0 controls but newline and tab, DEL, C1 controls; and the
+# ANSI escape sequences a hostile body or log line may carry (colours, cursor moves, a retitled terminal)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+_CONTROL = re.compile(r"([\x00-\x08\x0b-\x1f\x7f-\x9f])\1*")
+
+
+def printable(text: str) -> str:
+    """Text safe to print: CRLF as a newline, ANSI escape sequences removed, every other control character
+    (a NUL byte, a lone CR, a bell) shown escaped, a run of one as ``\\x00×1500``."""
+    if not _CONTROL.search(text):
+        return text
+    text = _ANSI.sub("", text.replace("\r\n", "\n"))
+
+    def escape(match: re.Match[str]) -> str:
+        shown = repr(match.group(1))[1:-1]
+        count = len(match.group(0))
+        return shown if count == 1 else f"{shown}×{count}"
+
+    return _CONTROL.sub(escape, text)
+
+
 class Redactor:
-    """Replaces known secret values and anything shaped like a credential with ``***``."""
+    """Replaces known secret values and anything shaped like a credential with ``***``; and every control
+    character with its escape (:func:`printable`): what the suite shows never carries raw bytes."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         values: set[str] = set()
@@ -39,7 +61,7 @@ class Redactor:
             out = pattern.sub(lambda m: m.group("keep") + MASK, out)
         for value in self._values:
             out = out.replace(value, MASK)
-        return out
+        return printable(out)
 
     def data(self, value: Any) -> Any:
         """Redact every string inside a JSON-like structure."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
@@ -98,6 +99,9 @@ class Reply:
     location: str | None = None  # a redirect's Location
     declared_length: int | None = None  # a Content-Length other than the body's (a body cut off)
     encoding: str | None = None  # a Content-Encoding (the body is given already encoded)
+    filler: bytes = b""  # sent after body, filler_times times (a 100 MB answer without 100 MB in memory) ...
+    filler_times: int = 0  # ... -1: without end, chunked (no Content-Length), until the client hangs up
+    tail: bytes = b""  # sent after the filler
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -113,6 +117,7 @@ class StandInSite:
         self.replies = dict(replies or {})
         self.default = default
         self.requests: list[str] = []
+        self.bytes_sent = 0  # of the bodies, as far as the socket took them
         self._closing = threading.Event()
         site = self
 
@@ -132,13 +137,24 @@ class StandInSite:
                         self.send_header("Location", reply.location)
                     if reply.encoding:
                         self.send_header("Content-Encoding", reply.encoding)
-                    length = len(reply.body) if reply.declared_length is None else reply.declared_length
+                    if reply.filler_times < 0:
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        self._endless(reply)
+                        return
+                    length = len(reply.body) + len(reply.filler) * reply.filler_times + len(reply.tail)
+                    if reply.declared_length is not None:
+                        length = reply.declared_length
                     self.send_header("Content-Length", str(length))
                     if reply.declared_length is not None:
                         self.send_header("Connection", "close")
                     self.end_headers()
                     if not reply.trickle_s:
-                        self.wfile.write(reply.body)
+                        for piece in (reply.body, *([reply.filler] * reply.filler_times), reply.tail):
+                            self.wfile.write(piece)
+                            site.bytes_sent += len(piece)
+                            if site._closing.is_set():
+                                return
                         return
                     for byte in reply.body:
                         self.wfile.write(bytes([byte]))
@@ -150,6 +166,16 @@ class StandInSite:
                 finally:
                     if reply.declared_length is not None:
                         self.close_connection = True
+
+            def _endless(self, reply: Reply) -> None:
+                self.close_connection = True
+                for piece in itertools.chain([reply.body], itertools.repeat(reply.filler)):
+                    if site._closing.is_set():
+                        return
+                    if not piece:
+                        continue  # an empty chunk would end the body
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    site.bytes_sent += len(piece)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -422,7 +422,7 @@ def test_log_error_burst(healthy: DemoStack, info: StackInfo) -> None:
     healthy.clear("log_error_burst")
     assert '"level":50' not in info.app_log.read_text()
     assert " ERROR " not in info.ingestion_log.read_text()
-    assert info.app_log.with_name("application.log.1").exists()
+    assert (info.app_log.parent / "rotated" / "application.log.1").exists()
 
 
 def test_clear_all_returns_to_healthy(healthy: DemoStack, info: StackInfo) -> None:

@@ -23,10 +23,11 @@ from ..outcomes import CouldNotRun
 from .certificate import TlsCertificate, peer_certificate, unverified_certificate
 from .threads import for_main_thread
 
-MAX_BODY = 64 * 1024
+MAX_BODY = 10_000_000  # bytes of a body read at most (thresholds.body_max_bytes); more is "too large"
+EXCERPT = 64 * 1024  # what is kept of a body over the limit (it is judged by its size, not its content)
 MAX_REDIRECTS = 5  # followed as `curl -L` would, but bounded
 FIRST_READ_MARGIN_S = 1.5  # the first request to a host waits this much past the playbook's SEV2 line
-CHUNK = 1024
+CHUNK = 64 * 1024  # read1 returns what has arrived, at most this (decoded: a gzip bomb is bounded too)
 USER_AGENT = "scenescout-ir/0.1 (incident verification; read-only)"
 _SHORT_VALUE = 24  # a query value longer than this reads as "…" in a one-line description
 _SECRET_PARAMS = re.compile(r"key|token|secret|passw|signature|^sig$|^auth|session", re.I)
@@ -150,6 +151,7 @@ class HttpProbe:
     ) -> None:
         self.timeouts = timeouts
         self.thresholds = thresholds
+        self.max_body = thresholds.body_max_bytes if thresholds is not None else MAX_BODY
         self._record = record
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -300,8 +302,8 @@ class HttpProbe:
             ) as resp:
                 ttfb = time.monotonic() - start
                 tls = peer_certificate(getattr(getattr(resp.raw, "_connection", None), "sock", None))
-                body, problem = _read_body(resp, read_s, deadline, start)
-                text = body[:MAX_BODY].decode(resp.encoding or "utf-8", errors="replace")
+                body, problem = _read_body(resp, read_s, deadline, start, self.max_body)
+                text = body.decode(resp.encoding or "utf-8", errors="replace")
                 return HttpResult(
                     "GET", url, resp.status_code, time.monotonic() - start,
                     headers=dict(resp.headers), body=text, ttfb_s=ttfb, error=problem, tls=tls,
@@ -343,23 +345,38 @@ class HttpProbe:
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 
-def _read_body(resp: requests.Response, read_s: float, deadline: float, start: float) -> tuple[bytes, str | None]:
-    """Up to MAX_BODY bytes of the body, read with a socket deadline so that a body trickling in byte by byte
-    stops at ``deadline`` (a read timeout alone is per chunk); and what was wrong with it, if anything."""
+def _read_body(
+    resp: requests.Response, read_s: float, deadline: float, start: float, limit: int = MAX_BODY,
+) -> tuple[bytes, str | None]:
+    """Up to ``limit`` bytes of the body (decoded), read with a socket deadline so that a body trickling in byte by
+    byte stops at ``deadline`` (a read timeout alone is per chunk); and what was wrong with it, if anything.
+
+    A body over the limit is "too large": known before reading from its Content-Length (nothing downloaded),
+    else stopped at the limit (a chunked body without end, a gzip bomb: the decoded size counts)."""
     raw = resp.raw
+    declared = resp.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > limit:
+        return b"", f"too large: {size_text(int(declared))} (limit {size_text(limit)}; its Content-Length, not read)"
     sock = getattr(getattr(raw, "_connection", None), "sock", None)
     body = bytearray()
     try:
-        while len(body) < MAX_BODY:
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return bytes(body), f"body still arriving after {time.monotonic() - start:.1f} s ({len(body)} bytes)"
             if sock is not None:
                 sock.settimeout(min(read_s, left))
-            chunk = raw.read1(CHUNK, decode_content=True)  # gzip as nginx sends it, decoded
+            chunk = raw.read1(CHUNK, decode_content=True)  # gzip as nginx sends it, decoded, at most CHUNK at once
             if not chunk:
                 break
             body.extend(chunk)
+            if len(body) > limit:
+                received = int(getattr(raw, "_fp_bytes_read", 0) or 0)
+                encoded = resp.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity")
+                how = (f"decompressed from {size_text(received)} read" if encoded and received
+                       else "no Content-Length" if not declared else "more than its Content-Length")
+                return bytes(body[:EXCERPT]), (f"too large: over {size_text(limit)} (limit {size_text(limit)}; "
+                                               f"{how}, read stopped at the limit)")
     except Exception as exc:  # noqa: BLE001 - urllib3 and ssl raise many kinds; each is a broken body
         if time.monotonic() >= deadline - 0.05:
             return bytes(body), f"body still arriving after {time.monotonic() - start:.1f} s ({len(body)} bytes)"
@@ -374,6 +391,15 @@ def _read_body(resp: requests.Response, read_s: float, deadline: float, start: f
             return bytes(body), f"body stalled: no data for {read_s:g} s after {len(body)} bytes"
         return bytes(body), f"body broken off: {text[:160]}"
     return bytes(body), None
+
+
+def size_text(n: int) -> str:
+    """``100 MB``, ``10 MB``, ``51.2 kB``, ``300 bytes`` (decimal units, as a Content-Length reads)."""
+    if n >= 1_000_000:
+        return f"{round(n / 1_000_000, 1):g} MB"
+    if n >= 1000:
+        return f"{round(n / 1000, 1):g} kB"
+    return f"{n} bytes"
 
 
 def _host(url: str) -> str:

@@ -211,7 +211,8 @@ def config_keys():
     """(dotted key under targets.x, type, Key, default) of every field read from targets.toml."""
     out = []
     for name, hint, key, default in _fields(Target):
-        if key.table_name or name == "stack":  # the table's name; stack and base_url exclude each other
+        # the table's name; stack and base_url exclude each other; a derived field is filled from another key
+        if key.table_name or key.derived or name == "stack":
             continue
         if name == "sources":
             out += [(f"sources.s.{n}", h, k, d) for n, h, k, d in _fields(get_args(hint)[0]) if not k.table_name]
