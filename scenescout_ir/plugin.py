@@ -433,7 +433,9 @@ def _summary(exc: BaseException) -> str:
         text = text.split("\nassert ", 1)[0]
     if text.startswith("assert "):
         return "the check's condition did not hold (" + text.splitlines()[0] + ")"
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())[:1000]
+    from .summary import cut
+
+    return cut(" ".join(line.strip() for line in text.splitlines() if line.strip()), 1000)
 
 
 def _iso(ts: float) -> str:

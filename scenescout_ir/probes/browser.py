@@ -187,10 +187,10 @@ class PageVisit:
             c for c in self.console_errors
             if c.origin != THIRD_PARTY and c.url not in explained and not _is_favicon(c.url)
         ]
-        return (
+        return (  # the most telling first: what the page's own code said, then the requests that failed
             [f"uncaught {e}" for e in self.page_errors]
-            + [r.describe() for r in requests]
             + [c.describe() for c in console]
+            + [r.describe() for r in requests]
         )
 
     def third_party_failures(self) -> list[str]:
