@@ -5,7 +5,7 @@ A finding's full message (verdict.json's ``summary``, the evidence) keeps everyt
 
 - whitespace collapsed, real and literal (``\\n`` as a page's text shows it in a ``repr``);
 - every URL decoded and shortened to its path and a short query (``GET /rest/v1/events?select=id,title,…``);
-- parts repeated after that (the same failed request once per page or category) said once, with a count;
+- parts repeated after that (the same failed request once per page or category) said once, counted (``6x GET``);
 - the most telling error first: an uncaught exception or a console message before a list of URLs;
 - cut at a word boundary with "…" (never mid-word), at ``limit`` characters.
 """
@@ -29,7 +29,7 @@ def summarise(text: str, limit: int = LINE) -> str:
     """The finding's text in at most ``limit`` characters (see the module's docstring)."""
     text = collapse_whitespace(text)
     text = _URL.sub(lambda m: _short(m.group(0)), text)
-    text = "; ".join(_most_telling_first(_counted(_PART.split(text))))
+    text = "; ".join(_most_telling_first(_PART.split(text)))
     return cut(text, limit)
 
 
@@ -86,13 +86,13 @@ def _short_value(value: str) -> str:
 
 
 def _counted(parts: list[str]) -> list[str]:
-    """Each part once, in the order first seen, with ``(x3)`` when it came three times."""
+    """Each part once, in the order first seen, with ``3x`` before it when it came three times."""
     counts: dict[str, int] = {}
     for part in parts:
         part = part.strip()
         if part:
             counts[part] = counts.get(part, 0) + 1
-    return [p if n == 1 else f"{p} (x{n})" for p, n in counts.items()]
+    return [p if n == 1 else f"{n}x {p}" for p, n in counts.items()]
 
 
 def _most_telling_first(parts: list[str]) -> list[str]:
@@ -105,8 +105,8 @@ def _most_telling_first(parts: list[str]) -> list[str]:
             start, intro = i, match.group("head")
             parts = [*parts[:i], match.group("first"), *parts[i + 1:]]
             break
-    errors = parts[start:]
+    errors = _counted(parts[start:])
     errors = [p for p in errors if _TELLING.match(p)] + [p for p in errors if not _TELLING.match(p)]
     if intro and errors:
         errors[0] = intro + errors[0]
-    return [*parts[:start], *errors]
+    return [*_counted(parts[:start]), *errors]
