@@ -64,7 +64,8 @@ def test_a_long_text_is_cut_at_a_word_with_an_ellipsis():
 
 
 @pytest.mark.parametrize(("url", "short"), [
-    ("https://x.supabase.co/rest/v1/events?select=*%2Cvenue%3Avenues%28id%2Cname%29", "/rest/v1/events?select=*,venue:venues(id,name)"),
+    ("https://x.supabase.co/rest/v1/events?select=*%2Cvenue%3Avenues%28id%2Cname%29",
+     "/rest/v1/events?select=*,venue:venues(id,name)"),
     ("https://x.supabase.co/rest/v1/events?select=*%2Cvenue%3Avenues%28id%2Cname%2Ccity%2Caddress%29",
      "/rest/v1/events?select=*,venue:venues(…)"),
     ("http://127.0.0.1:8000/caf%C3%A9%20bar?q=rock+music", "/café bar?q=rock music"),
