@@ -15,6 +15,7 @@ from .outcomes import CouldNotRun
 
 RESERVE_S = 0.5  # kept for what follows the last wait: the verdict and the kept run
 BROWSER_RESERVE_S = 1.5  # and, once Chromium runs, closing it (about 1 s on a loaded 2-core machine)
+PER_CHECK_S = 0.03  # and each check still to come, cut short (its report and Allure result; a loaded machine)
 MIN_WAIT_S = 0.05
 
 

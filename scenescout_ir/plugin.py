@@ -195,6 +195,7 @@ class Suite:
         from .budget import RESERVE_S
 
         self.budget_reserve_s = RESERVE_S  # what the run's end needs after the last wait (more once Chromium runs)
+        self.checks_begun = 0
         self._previous_sigterm = _sigterm_is_an_interrupt(self)
         self._previous_sigint: Any = None
         self._finishing = False
@@ -326,11 +327,21 @@ class Suite:
         what is left of the budget."""
         from .budget import RunBudget
 
-        return RunBudget(lambda: self.budget_left() - self.budget_reserve_s, self.budget_spent)
+        return RunBudget(lambda: self.budget_left() - self.budget_reserve(), self.budget_spent)
+
+    def budget_reserve(self) -> float:
+        """What the run's end needs after the last wait: the verdict, closing Chromium once it runs, and the
+        checks still to be reported (each cut short costs a little: its report, its Allure result)."""
+        from .budget import PER_CHECK_S
+
+        return self.budget_reserve_s + PER_CHECK_S * max(self.planned - self.checks_begun, 0)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if is_check(item) and self.budget_left() <= self.budget_reserve_s:  # before its fixtures: costs nothing
+        if not is_check(item):
+            return
+        self.checks_begun += 1
+        if self.budget_left() <= self.budget_reserve():  # before its fixtures: it costs nothing more
             # a skip, not a CouldNotRun: pytest formats no traceback for it (0.1 s a check, more on a loaded
             # machine: tens of checks cut short used to overrun the budget by seconds)
             pytest.skip(f"could not run: {self.budget_spent()}")
