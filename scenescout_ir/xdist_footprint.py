@@ -41,8 +41,10 @@ def pytest_configure_node(node: Any) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if _BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+    from .plugin import is_check
+
+    for item in items:  # the checks only: another project's tests (or the suite's own) keep their distribution
+        if is_check(item) and _BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group(BROWSER_GROUP))
 
 
