@@ -13,6 +13,7 @@ import pytest
 
 from scenescout_ir.outcomes import CouldNotRun, Finding
 from scenescout_ir.rules import route_condition
+from scenescout_ir.summary import collapse_whitespace, cut
 
 pytestmark = pytest.mark.comprehensive
 
@@ -39,7 +40,8 @@ def test_page_renders_events(browser_page, target, route):
         if not page.has_nav:
             problems.append(f"navigation ({target.browser.nav}) missing")
         if page.cards == 0:
-            shown = f"; the page says {page.page_text[:120]!r}" if page.page_text else ""
+            said = cut(collapse_whitespace(page.page_text), 120)
+            shown = f"; the page says '{said}'" if said else ""
             empty = f" ({page.empty_cards} empty placeholders)" if page.empty_cards else ""
             problems.append(f"0 cards with content ({page.card_selector}){empty}{shown}")
     if problems:

@@ -24,8 +24,10 @@ def test_identify_the_slow_component(site, db, target):
     app, api = site.get(shallow), site.get(deep)
     for result in (app, api):
         check_slow(result, limits)  # a host known to answer over the line is not asked again: say so
-    if app.status is None or api.status is None:
-        raise CouldNotRun(f"the site does not answer ({(app.error or api.error)}): see test_site_reachable")
+    for endpoint, result in ((shallow, app), (deep, api)):
+        if result.status is None:  # name the host that failed: the site's own, or the data API on another origin
+            see = "test_site_reachable" if site.is_own(endpoint) else f"test_health_endpoint[{endpoint}]"
+            raise CouldNotRun(f"{site.who(endpoint)} does not answer ({result.error}): see {see}")
     try:
         database = db.query("ping").elapsed_s
     except CouldNotRun:

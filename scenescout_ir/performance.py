@@ -27,10 +27,11 @@ def check_response_times(samples: SampleSet, limits: Thresholds) -> None:
     worst = max(samples.mean, samples.p95)
     stopped = f"; {samples.stopped}" if samples.stopped else ""
     text = samples.summary() + stopped
+    said = f"{samples.path} is slow: " + text.removeprefix(f"GET {samples.path}: ")  # the word that names it
     if worst > limits.response_sev2_s:
         raise Finding(
             "significant_degradation",
-            f"{text} (limit: {limits.response_sev2_s:g} s, the playbook's SEV2 line)",
+            f"{said} (limit: {limits.response_sev2_s:g} s, the playbook's SEV2 line)",
         )
     failed = [s for s in samples.failures if s.answered]
     if failed and worst <= limits.response_slo_s:
@@ -39,7 +40,7 @@ def check_response_times(samples: SampleSet, limits: Thresholds) -> None:
             f"endpoint's response time (the availability checks report the error)"
         )
     if worst > limits.response_slo_s:
-        raise Finding("slow_site", f"{text} (SLO: {limits.response_slo_s:g} s for the mean and the p95)")
+        raise Finding("slow_site", f"{said} (SLO: {limits.response_slo_s:g} s for the mean and the p95)")
 
 
 # --- pg_stat_statements -----------------------------------------------------------------------------

@@ -73,7 +73,7 @@ MARKERS = (
 
 # Registered with the suite when it is active, after every entry point (so the browser fixtures extend
 # pytest-playwright's): the check fixtures, the browser fixtures, the Allure evidence and the watch mode.
-_PARTS = ("scenescout_ir.fixtures", "scenescout_ir.browser_fixtures")
+_PARTS = ("scenescout_ir.fixtures", "scenescout_ir.browser_fixtures", "scenescout_ir.xdist_footprint")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -196,6 +196,10 @@ class Suite:
         config.pluginmanager.register(stops, "scenescout_ir.stops")
         self.signals = stops.signals
         self.signals.install()
+        from .budget import RESERVE_S
+
+        self.budget_reserve_s = RESERVE_S  # what the run's end needs after the last wait (more once Chromium runs)
+        self.checks_begun = 0
 
     # --- redaction -----------------------------------------------------------------------------------
     @property
@@ -266,6 +270,7 @@ class Suite:
             outcome, summary = PASSED, ""
         elif report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ") if "could not run: " in reason[:30] else reason
             outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
             summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ").removeprefix("not applicable: ")
         elif excinfo is not None and excinfo.errisinstance(_FOUND) and report.when == "call":
@@ -317,10 +322,32 @@ class Suite:
         """Seconds left of the run's time budget (issue 8, item 10); probes may cap their waits by it."""
         return self.budget_s - (time.monotonic() - self._started_mono)
 
+    def budget_spent(self) -> str:
+        return f"{BUDGET_SPENT} of {self.budget_s:g} s spent (targets.{self.target.name}.budget)"
+
+    def run_budget(self) -> Any:
+        """What the probes cap their waits by (budget.py): a check started just before the end waits only
+        what is left of the budget."""
+        from .budget import RunBudget
+
+        return RunBudget(lambda: self.budget_left() - self.budget_reserve(), self.budget_spent)
+
+    def budget_reserve(self) -> float:
+        """What the run's end needs after the last wait: the verdict, closing Chromium once it runs, and the
+        checks still to be reported (each cut short costs a little: its report, its Allure result)."""
+        from .budget import PER_CHECK_S
+
+        return self.budget_reserve_s + PER_CHECK_S * max(self.planned - self.checks_begun, 0)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if is_check(item) and self.budget_left() <= 0:  # before its fixtures: it costs nothing more
-            raise CouldNotRun(f"{BUDGET_SPENT} of {self.budget_s:g} s spent (targets.{self.target.name}.budget)")
+        if not is_check(item):
+            return
+        self.checks_begun += 1
+        if self.budget_left() <= self.budget_reserve():  # before its fixtures: it costs nothing more
+            # a skip, not a CouldNotRun: pytest formats no traceback for it (0.1 s a check, more on a loaded
+            # machine: tens of checks cut short used to overrun the budget by seconds)
+            pytest.skip(f"could not run: {self.budget_spent()}")
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or self.signals.first
@@ -424,7 +451,9 @@ def _summary(exc: BaseException) -> str:
         text = text.split("\nassert ", 1)[0]
     if text.startswith("assert "):
         return "the check's condition did not hold (" + text.splitlines()[0] + ")"
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())[:1000]
+    from .summary import cut
+
+    return cut(" ".join(line.strip() for line in text.splitlines() if line.strip()), 1000)
 
 
 def _iso(ts: float) -> str:

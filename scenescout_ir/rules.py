@@ -91,10 +91,10 @@ def check_response_time(result: HttpResult, limits: Thresholds) -> None:
     if result.elapsed_s > limits.response_sev2_s:
         raise Finding(
             "significant_degradation",
-            f"{path} took {result.elapsed_s:.1f} s (limit: {limits.response_sev2_s:g} s, the playbook's SEV2 line)",
+            f"{path} is slow: {result.elapsed_s:.1f} s (limit: {limits.response_sev2_s:g} s, the playbook's SEV2 line)",
         )
     if result.elapsed_s > limits.response_slo_s:
-        raise Finding("slow_site", f"{path} took {result.elapsed_s:.1f} s (SLO: {limits.response_slo_s:g} s)")
+        raise Finding("slow_site", f"{path} is slow: {result.elapsed_s:.1f} s (SLO: {limits.response_slo_s:g} s)")
 
 
 # Why a connection attempt failed, in the order libpq meets the problems: (patterns in the lowered error, the

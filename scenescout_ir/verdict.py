@@ -59,7 +59,10 @@ class FindingRecord:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"  {self.severity.name} {self.component}: {self.condition} - {self.summary} ({self.check})"
+        """The verdict block's line: the summary shortened to a line or two (the full text stays in to_dict)."""
+        from .summary import summarise
+
+        return f"  {self.severity.name} {self.component}: {self.condition} - {summarise(self.summary)} ({self.check})"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -122,6 +125,8 @@ class Verdict:
         return line
 
     def lines(self) -> list[str]:
+        from .summary import CAUSE, summarise
+
         out = [self.headline]
         out += [f"{b['component'].upper()} NOT CHECKED: {b['reason']}" for b in self.blind]
         out += [f"WARNING: {w}" for w in self.warnings]
@@ -129,7 +134,7 @@ class Verdict:
             explains = f" (explains {len(cause['symptoms'])} other findings)" if cause["symptoms"] else ""
             head = "Probable cause" if i == 0 else "Independent cause"
             out.append(f"{head}: {cause['component']} - {cause['condition']}, {cause['severity']}: "
-                       f"{cause['finding']}{explains}")
+                       f"{summarise(cause['finding'], CAUSE)}{explains}")
         if self.changes:
             out.append(f"Changed since the last healthy run ({self.changes_since}):")
             out += [f"  - {c['text']}" for c in self.changes[:5]]

@@ -27,6 +27,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from ..budget import RunBudget
 from ..config import Browser
 from ..evidence import Evidence
 
@@ -187,10 +188,10 @@ class PageVisit:
             c for c in self.console_errors
             if c.origin != THIRD_PARTY and c.url not in explained and not _is_favicon(c.url)
         ]
-        return (
+        return (  # the most telling first: what the page's own code said, then the requests that failed
             [f"uncaught {e}" for e in self.page_errors]
-            + [r.describe() for r in requests]
             + [c.describe() for c in console]
+            + [r.describe() for r in requests]
         )
 
     def third_party_failures(self) -> list[str]:
@@ -380,9 +381,10 @@ class PageProbe:
     def __init__(
         self, open_page: Callable[[], Page], base_url: str, browser: Browser, backends: tuple[str, ...],
         session: BrowserSession, record: Callable[[Evidence], None],
-        known_down: Callable[[str], str | None] = lambda url: None,
+        known_down: Callable[[str], str | None] = lambda url: None, budget: RunBudget | None = None,
     ) -> None:
         self._open_page = open_page
+        self.budget = budget  # the run's time budget: a load started just before its end waits only what is left
         self._page: Page | None = None
         self.last: PageVisit | None = None  # the latest load, for whoever keeps the evidence of a failure
         self.base_url = base_url
@@ -424,24 +426,43 @@ class PageProbe:
                                timed_out=self.session.timed_out(self.origin))
             self._record(result.evidence())
             return result
-        with _Observer(self.page, self.origin, self.backends, self.session) as seen:
-            start = time.monotonic()
-            error, timed_out = self._goto(url, seen)
-            settled, snapshot = "", {}
-            if error is None:
-                settled = self._settle(selector, until == "cards")
-                snapshot = self._snapshot(selector)
-            elapsed = time.monotonic() - start
+        full_ms, capped = self.timeout_ms, False
+        if self.budget is not None:
+            left_s, capped = self.budget.cap(self.timeout_ms / 1000)
+            self._set_timeout(left_s * 1000)
+        try:
+            with _Observer(self.page, self.origin, self.backends, self.session) as seen:
+                start = time.monotonic()
+                error, timed_out = self._goto(url, seen, capped)
+                settled, snapshot = "", {}
+                if error is None:
+                    settled = self._settle(selector, until == "cards")
+                    snapshot = self._snapshot(selector)
+                elapsed = time.monotonic() - start
+        finally:
+            self._set_timeout(full_ms)
+        if capped and (timed_out or settled == "timeout"):  # cut by the run's budget: not a broken page
+            assert self.budget is not None
+            raise self.budget.spent(f"loading {path} in the browser ({elapsed:.1f} s)")
         result = _visit(path, url, selector, seen, error, settled, snapshot, elapsed, timed_out)
         self.last = result
         self._record(result.evidence())
         return result
 
-    def _goto(self, url: str, seen: _Observer) -> tuple[str | None, bool]:
-        """(why the page did not load, whether it ran out of time); (None, False) when it loaded."""
+    def _set_timeout(self, timeout_ms: float) -> None:
+        self.timeout_ms = timeout_ms
+        if self._page is not None:
+            self._page.set_default_timeout(timeout_ms)
+            self._page.set_default_navigation_timeout(timeout_ms)
+
+    def _goto(self, url: str, seen: _Observer, capped: bool = False) -> tuple[str | None, bool]:
+        """(why the page did not load, whether it ran out of time); (None, False) when it loaded. A load cut by
+        the run's budget (``capped``) says nothing of the site: it is not marked down."""
         try:
             self.page.goto(url, wait_until="load")
         except PlaywrightTimeoutError:
+            if capped:
+                return "the run's time budget ran out", True
             if not seen.documents:  # not even the document came: the site hangs; say so once
                 reason = f"no response within {self.browser.navigation_timeout_s:g} s"
                 self.session.mark_down(self.origin, f"{reason}, first seen on {urlsplit(url).path or '/'}",
@@ -495,9 +516,19 @@ class PageProbe:
         # the link to the page we are on goes last, when we are elsewhere (a click on it would not navigate)
         own.sort(key=lambda link: _same_page(link["url"], self.page.url))
         results = []
-        with _Observer(self.page, self.origin, self.backends, self.session) as seen:
-            for link in own:
-                results.append(self._follow(link, seen, first.url))
+        full_ms, capped = self.timeout_ms, False
+        if self.budget is not None:
+            left_s, capped = self.budget.cap(self.timeout_ms / 1000)
+            self._set_timeout(left_s * 1000)
+        try:
+            with _Observer(self.page, self.origin, self.backends, self.session) as seen:
+                for link in own:
+                    results.append(self._follow(link, seen, first.url))
+        finally:
+            self._set_timeout(full_ms)
+        if capped and any((r.error or "").startswith("did not reach") for r in results):
+            assert self.budget is not None
+            raise self.budget.spent(f"following the navigation links of {start}")
         navigation = Navigation(first, tuple(results), skipped)
         self._record(navigation.evidence())
         return navigation

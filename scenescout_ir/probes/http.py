@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 import requests
 
+from ..budget import RunBudget
 from ..config import Source, Thresholds, Timeouts
 from ..evidence import Evidence
 from ..fingerprint import deploy_version
@@ -148,10 +149,12 @@ class HttpProbe:
 
     def __init__(
         self, timeouts: Timeouts, record: Callable[[Evidence], None], thresholds: Thresholds | None = None,
+        budget: RunBudget | None = None,
     ) -> None:
         self.timeouts = timeouts
         self.thresholds = thresholds
         self.max_body = thresholds.body_max_bytes if thresholds is not None else MAX_BODY
+        self.budget = budget  # the run's time budget: a check's wait is capped at what is left of it
         self._record = record
         self._session = requests.Session()
         self._session.headers["User-Agent"] = USER_AGENT
@@ -266,7 +269,14 @@ class HttpProbe:
         wait = read_s if read_s is not None else self.timeouts.read_s
         if first:
             wait = max(wait, self.first_read_s)
-        result = self._get(url, headers, wait)
+        capped, connect_s, total = False, self.timeouts.connect_s, None
+        if self.budget is not None and read_s is None:  # a check's request (the sampler keeps its own budget)
+            total, capped = self.budget.cap(self.timeouts.connect_s + wait)
+            if capped:  # the whole exchange ends with the budget: connect and answer within what is left
+                connect_s, wait = min(connect_s, total), total
+        result = self._get(url, headers, wait, connect_s=connect_s, total_s=total if capped else None)
+        if capped and _ran_out(result):
+            return self._budget_ran_out(result, path)
         if result.tls is not None:
             with self._lock:
                 self._certificates[host] = result.tls
@@ -290,15 +300,29 @@ class HttpProbe:
                 self._down.setdefault(host, f"not answering: {result.error}, first seen on GET {path}")
         return result
 
-    def _get(self, url: str, headers: dict[str, str], read_s: float) -> HttpResult:
+    def _budget_ran_out(self, result: HttpResult, path: str) -> HttpResult:
+        """A wait cut at the end of the run's budget: not an outage (the host is not marked down). An answer
+        already later than the SLO line is slow, and known before the wait ends; anything else could not run."""
+        slo = self.thresholds.response_slo_s if self.thresholds else None
+        if slo is not None and result.elapsed_s > slo:
+            return replace(result, slow_s=result.elapsed_s, error=(
+                f"slow: no answer after {result.elapsed_s:.1f} s, when the run's time budget ran out"))
+        assert self.budget is not None
+        raise self.budget.spent(f"waiting for GET {path} ({result.elapsed_s:.1f} s)")
+
+    def _get(
+        self, url: str, headers: dict[str, str], read_s: float, connect_s: float | None = None,
+        total_s: float | None = None,
+    ) -> HttpResult:
         start = time.monotonic()
-        deadline = start + self.timeouts.connect_s + read_s
+        connect_s = self.timeouts.connect_s if connect_s is None else connect_s
+        deadline = start + (connect_s + read_s if total_s is None else total_s)
         with self._lock:
             self.requests_made += 1
         try:
             with self._session.get(
                 url, headers=headers, stream=True, allow_redirects=False,
-                timeout=(self.timeouts.connect_s, read_s),
+                timeout=(connect_s, read_s),
             ) as resp:
                 ttfb = time.monotonic() - start
                 tls = peer_certificate(getattr(getattr(resp.raw, "_connection", None), "sock", None))
@@ -313,7 +337,7 @@ class HttpProbe:
             tls = unverified_certificate(parts.hostname or "", parts.port or 443, self.timeouts.connect_s)
             return HttpResult("GET", url, None, time.monotonic() - start, error=_tls_error(exc, tls), tls=tls)
         except requests.ConnectTimeout:
-            error = f"no connection within {self.timeouts.connect_s:g} s (connect timeout)"
+            error = f"no connection within {connect_s:g} s (connect timeout)"
         except requests.ReadTimeout:
             error = f"no answer within {read_s:g} s (read timeout)"
         except requests.ConnectionError as exc:
@@ -343,6 +367,14 @@ class HttpProbe:
 
 
 _REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def _ran_out(result: HttpResult) -> bool:
+    """No (complete) answer because the wait ran out: a timeout, or a body still arriving at the deadline."""
+    error = result.error or ""
+    if result.status is None:
+        return "timeout" in error
+    return error.startswith(("body still arriving", "body stalled"))
 
 
 def _read_body(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -172,6 +173,44 @@ def test_the_prod_front_end_swallowing_api_errors_into_an_empty_state_is_no_even
     assert "0 cards with content ([data-testid=event-card])" in home["summary"]
     assert "No events found" in home["summary"]
     assert "/rest/v1/events" in home["summary"] and "-> 500" in home["summary"]  # the backend's failed request
+
+
+def test_with_only_the_data_api_down_the_verdict_block_reads_in_lines_and_names_the_data_api(
+    healthy_prod_stack, workdir
+):
+    """SceneScout's real front end: the site answers, its data API (another origin) refuses. Each finding reads in
+    a line or two (decoded, shortened URLs, the console's message first, no literal \\n), the probable cause is
+    short, and nothing blames the site or points at test_site_reachable (issue 15)."""
+    from scenescout_ir.summary import LINE
+
+    healthy_prod_stack.stop_api()
+    api = urlsplit(healthy_prod_stack.info().api_url)
+    targets = prod_targets_file(workdir, healthy_prod_stack)
+    run = run_suite("-m", "emergency or comprehensive", "-k", "test_site_reachable or test_health_endpoint or "
+                    "test_page_renders_events or test_no_console or test_identify_the_slow_component",
+                    "-rA", "--target", "prod", targets=targets, workdir=workdir)
+    assert run.severity == "SEV2", run.output
+    assert run.outcome_of("test_site_reachable") == "passed or not run"
+    assert "PASSED checks/test_site.py::test_site_reachable" in run.output  # the site answered: it is not blamed
+    block = run.output[run.output.index("VERDICT:"):]
+    lines = [line for line in block.splitlines() if line.startswith("  SEV")]
+    assert len(lines) >= 8, run.output
+    for line in lines:
+        summary = line.split(" - ", 1)[1].rsplit(" (test_", 1)[0]
+        assert len(summary) <= LINE, line
+        assert "%2C" not in summary and "\\n" not in summary and "http://" not in summary, line
+    home = next(line for line in lines if "(test_no_console_or_request_errors[/])" in line)
+    assert home.index("console: Error fetching events") < home.index("GET /rest/v1/events?select=id,title,"), home
+    (cause,) = [line for line in block.splitlines() if line.startswith("Probable cause")]
+    assert len(cause) <= 300, cause
+    where = f"the data API at {api.hostname}:{api.port}"
+    (health,) = run.findings("test_health_endpoint")
+    assert health["summary"].startswith(f"{where} ("), health["summary"]
+    (cut,) = [c for c in run.verdict["could_not_run"] if c["check"] == "test_identify_the_slow_component"]
+    assert cut["reason"].startswith(f"{where} does not answer (connection refused"), cut["reason"]
+    assert "test_site_reachable" not in cut["reason"] and "the site" not in cut["reason"], cut["reason"]
+    full = next(f for f in run.findings("test_page_renders_events[/]"))
+    assert "%2C" in full["summary"] or "select=id,title,category,starts_at" in full["summary"]  # kept whole
 
 
 @pytest.fixture(scope="module")

@@ -68,10 +68,10 @@ def test_the_sites_errors_leave_out_images_third_parties_and_what_a_failed_reque
         ),
     )
     assert page.errors() == [
-        "uncaught TypeError: x is undefined",
+        "uncaught TypeError: x is undefined",  # the most telling first: the page's own words, then its requests
+        "console: Uncaught (in promise) render failed (/static/app.js)",
         "GET /api/events (fetch) -> 500",
         "GET https://abc.supabase.co/rest (fetch) -> net::ERR_FAILED",
-        "console: Uncaught (in promise) render failed (/static/app.js)",
     ]
     assert page.third_party_failures() == [
         "GET https://ads.example/x.js (script) -> net::ERR_NAME_NOT_RESOLVED",

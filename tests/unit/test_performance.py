@@ -94,6 +94,7 @@ def test_a_p95_over_the_slo_is_a_slow_site_even_with_a_fast_mean():
     with pytest.raises(Finding) as found:
         check_response_times(a_set(*[0.1] * 9, 9.0), LIMITS)
     assert found.value.condition == "slow_site" and "p95 4.995 s" in str(found.value)
+    assert str(found.value).startswith("/health is slow: mean"), str(found.value)
 
 
 def test_over_ten_seconds_is_significant_degradation():

@@ -34,10 +34,10 @@ def test_response_time_lines():
     check_response_time(result(1.9), limits)
     with pytest.raises(Finding) as minor:
         check_response_time(result(2.5), limits)
-    assert minor.value.condition == "slow_site" and "/api/health took 2.5 s (SLO: 2 s)" in str(minor.value)
+    assert minor.value.condition == "slow_site" and "/api/health is slow: 2.5 s (SLO: 2 s)" in str(minor.value)
     with pytest.raises(Finding) as major:
         check_response_time(result(10.5), limits)
-    assert major.value.condition == "significant_degradation"
+    assert major.value.condition == "significant_degradation" and "/api/health is slow: 10.5 s" in str(major.value)
 
 
 # What a person reads for each kind of connection failure, written out (the table in rules.py is what is tested)
