@@ -90,3 +90,41 @@ def _allure_results(output: str, workdir) -> list[dict]:
     runs = sorted((workdir / "runs").glob("*/allure-results"), key=lambda p: p.stat().st_mtime)
     assert runs, output
     return [json.loads(p.read_text()) for p in runs[-1].glob("*-result.json")]
+
+
+def test_a_check_failing_once_then_passing_is_flaky_with_both_attempts_evidence(healthy_stack, demo_targets,
+                                                                                 workdir):
+    healthy_stack.inject("route_500", route="/map", times=2)  # the injection's own check takes the first 500
+    run = run_suite("-m", "comprehensive", "-k", "test_page_renders_events and map", "--retries", "1",
+                    targets=demo_targets, workdir=workdir)
+    assert run.exit_code == 0, run.output
+    assert run.severity == "OK"
+    [flaky] = run.verdict["flaky"]
+    assert flaky["check"] == "test_page_renders_events[/map]"
+    first, second = flaky["attempts"]
+    assert (first["outcome"], second["outcome"]) == ("failed", "passed")
+    assert "/map: did not load" in first["summary"] and "500" in first["summary"]
+    assert first["evidence"] and second["evidence"], "each attempt keeps its own evidence"
+    assert first["evidence"] != second["evidence"]
+    assert "VERDICT: OK (1 check FLAKY)" in run.output
+    assert "FLAKY test_page_renders_events[/map]: failed 1 of 2 attempts, then passed: /map: did not load" in run.output
+    results = [r for r in _allure_results(run.output, workdir) if r.get("name") == "test_page_renders_events[/map]"]
+    assert sorted(r["status"] for r in results) == ["failed", "passed"], "Allure shows the failed attempt as a retry"
+    assert len({r["historyId"] for r in results}) == 1
+
+
+def test_the_gate_decides_the_exit_code_of_a_flaky_only_run(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("route_500", route="/map", times=2)
+    run = run_suite("-m", "comprehensive", "-k", "test_page_renders_events and map", "--retries", "1",
+                    "--flaky-fails", targets=demo_targets, workdir=workdir)
+    assert run.exit_code == 7, run.output
+    assert [f["check"] for f in run.verdict["flaky"]] == ["test_page_renders_events[/map]"]
+
+
+def test_without_a_retry_policy_a_failing_check_is_not_retried(healthy_stack, demo_targets, workdir):
+    healthy_stack.inject("route_500", route="/map", times=2)
+    run = run_suite("-m", "comprehensive", "-k", "test_page_renders_events and map", targets=demo_targets,
+                    workdir=workdir)
+    assert run.exit_code == 1, run.output
+    assert run.verdict["flaky"] == []
+    assert run.findings("test_page_renders_events[/map]")
