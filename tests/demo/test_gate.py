@@ -128,3 +128,89 @@ def test_without_a_retry_policy_a_failing_check_is_not_retried(healthy_stack, de
     assert run.exit_code == 1, run.output
     assert run.verdict["flaky"] == []
     assert run.findings("test_page_renders_events[/map]")
+
+
+# --- many targets in one run, and the merge of a CI matrix's jobs ----------------------------------------
+
+
+def two_targets(workdir, demo_stack, prod_stack):
+    """One targets file describing two running stacks: ``demo`` (the default flavour) and ``prod``."""
+    from tests.demo_support import prod_targets_file
+
+    demo = targets_file(workdir, demo_stack.info().state_dir).read_text()
+    prod = prod_targets_file(workdir, prod_stack).read_text()
+    path = workdir / "two-targets.toml"
+    path.write_text(demo + "\n" + prod)
+    return path
+
+
+def test_many_targets_in_one_run_give_a_verdict_each_and_the_worst_combined(healthy_stack, healthy_prod_stack,
+                                                                             workdir, tmp_path):
+    healthy_prod_stack.inject("app_down")
+    targets = two_targets(workdir, healthy_stack, healthy_prod_stack)
+    run = run_suite("--target", "demo", "--target", "prod", "--junitxml", str(tmp_path / "junit.xml"),
+                    targets=targets, workdir=tmp_path)
+    assert run.exit_code == 1, run.output
+    per = {t["target"]: t["severity"] for t in run.verdict["targets"]}
+    assert per == {"demo": "OK", "prod": "SEV2"}, run.output
+    assert run.verdict["severity"] == "SEV2"
+    assert run.findings() and {f["target"] for f in run.findings()} == {"prod"}
+    assert "COMBINED VERDICT: SEV2 - demo OK, prod SEV2" in run.output
+    assert " target demo: exit 0" in run.output and " target prod: exit 1" in run.output
+    assert "VERDICT: OK" in run.output and "VERDICT: SEV2" in run.output
+    for name in ("demo", "prod"):  # each target its own verdict file and kept run
+        own = json.loads((tmp_path / "targets" / name / "verdict.json").read_text())
+        assert own["target"] == name
+        assert list((tmp_path / "targets" / name / "runs").glob("*/allure-results"))
+    results = [json.loads(p.read_text()) for p in (tmp_path / "targets" / "allure-results").glob("*-result.json")]
+    labels = {lb["value"] for r in results for lb in r["labels"] if lb["name"] == "target"}
+    assert labels == {"demo", "prod"}
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'name="demo"' in junit and 'name="prod"' in junit
+
+
+def test_the_merge_of_three_jobs_gives_one_verdict_and_one_allure_report(healthy_stack, workdir, tmp_path):
+    """Three jobs of a CI matrix (eu, us, asia), each a real run writing its own reports dir; us fails."""
+    import subprocess
+    import sys
+
+    from scenescout_ir import report
+
+    base = targets_file(workdir, healthy_stack.info().state_dir).read_text()
+    dirs = []
+    for name in ("eu", "us", "asia"):
+        if name == "us":
+            healthy_stack.inject("api_5xx")
+        targets = tmp_path / f"{name}.toml"
+        targets.write_text(base.replace("[targets.demo", f"[targets.{name}"))
+        job = tmp_path / name
+        job.mkdir()
+        run = run_suite("--target", name, targets=targets, workdir=job)
+        assert run.exit_code == (1 if name == "us" else 0), run.output
+        healthy_stack.clear()
+        dirs.append(job)
+    try:
+        allure = report.allure_command(report.Path(__file__).resolve().parents[2])
+    except report.ReportError as exc:
+        pytest.fail(f"the Allure tool is part of make test: {exc}")
+    out = tmp_path / "merged"
+    proc = subprocess.run([sys.executable, "-m", "scenescout_ir", "merge", *map(str, dirs), "--output", str(out),
+                           "--html", str(out / "report.html")], capture_output=True, text=True, timeout=180,
+                          env={**__import__("os").environ, "SCENESCOUT_ALLURE": allure[0],
+                               "GITHUB_STEP_SUMMARY": str(tmp_path / "step-summary.md")})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "COMBINED VERDICT: SEV2 - eu OK, us SEV2, asia OK" in proc.stdout
+    merged = json.loads((out / "verdict.json").read_text())
+    assert merged["severity"] == "SEV2" and merged["exit_code"] == 1
+    assert [t["target"] for t in merged["targets"]] == ["eu", "us", "asia"]
+    assert {f["target"] for f in merged["findings"]} == {"us"}
+    results = [json.loads(p.read_text()) for p in (out / "allure-results").glob("*-result.json")]
+    by_target = {lb["value"] for r in results for lb in r["labels"] if lb["name"] == "parentSuite"}
+    assert by_target == {"eu", "us", "asia"}
+    health = [r for r in results if r["name"].startswith("test_health_endpoint[/api/health]")]
+    assert len({r["historyId"] for r in health}) == 3, "one history per target: never each other's retries"
+    assert sorted(r["status"] for r in health) == ["failed", "passed", "passed"]
+    html = (out / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    summary = (tmp_path / "step-summary.md").read_text()
+    assert "## SceneScout deploy gate: SEV2" in summary and "| us | **SEV2** |" in summary
