@@ -42,7 +42,7 @@ class Run:
 
     @property
     def target(self) -> str:
-        return str(self.verdict.get("target") or self.source.name)
+        return str(self.verdict.get("target") or self.source.name.removeprefix("reports-"))  # a CI artifact's name
 
     @property
     def label(self) -> str:
