@@ -150,11 +150,13 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
         if own.get("--alluredir"):
             cmd += ["--alluredir", str(Path(own["--alluredir"]) / name)]
         with open(directory / "output.txt", "wb") as out:
+            # a session of its own: Ctrl-C reaches it once, forwarded by this process (_forward_signals)
             proc = subprocess.Popen(cmd, cwd=config.invocation_params.dir, stdout=out, stderr=subprocess.STDOUT,
-                                    env={**os.environ, CHILD_ENV: "1"}, start_new_session=False)
+                                    env={**os.environ, CHILD_ENV: "1"}, start_new_session=True)
         children[name] = (proc, directory, time.monotonic())
     print(f"checking {len(names)} targets at once: {', '.join(names)} (each in {base}/<target>/)", flush=True)
     pending = dict(children)
+    restore = _forward_signals([proc for proc, _, _ in children.values()])
     try:
         while pending:
             for name, (proc, directory, _) in list(pending.items()):
@@ -162,11 +164,11 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
                     continue
                 del pending[name]
                 print(target_block(name, directory, proc.returncode, time.monotonic() - started), flush=True)
-            if pending:
-                next(iter(pending.values()))[0].wait(timeout=None) if len(pending) == 1 else time.sleep(0.05)
-    except KeyboardInterrupt:  # Ctrl-C: each child ends INTERRUPTED with its own verdict, then the merge
-        for proc, _, _ in pending.values():
-            proc.wait()
+            if pending:  # the first still running, briefly: the others are looked at again after it
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    next(iter(pending.values()))[0].wait(timeout=0.1)
+    finally:
+        restore()
     merged, code, lines = merge.merge([d for _, d, _ in children.values()], base)
     with contextlib.suppress(OSError):  # the combined verdict where a single run's would be
         (reports / "verdict.json").write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
@@ -174,6 +176,24 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
         merge_junit([d / "junit.xml" for _, d, _ in children.values()], Path(config.invocation_params.dir) / junit)
     print("\n".join(lines[-2:-1] + [f"{lines[-1]}; {time.monotonic() - started:.1f} s"]))
     return code
+
+
+def _forward_signals(procs: list[subprocess.Popen[bytes]]) -> Any:
+    """Ctrl-C or SIGTERM (a cancelled CI job) stops every target's run the way it stops one: each ends
+    INTERRUPTED with its own verdict, and the merge still runs (exit 2: not verified)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def forward(signum: int, frame: Any) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
 
 
 def target_block(name: str, directory: Path, returncode: int, elapsed: float) -> str:
@@ -184,8 +204,8 @@ def target_block(name: str, directory: Path, returncode: int, elapsed: float) ->
         text = ""
     lines = text.splitlines()
     start = next((i for i, line in enumerate(lines) if line.strip("= ") == "verdict"), None)
-    if start is None:  # no verdict: a usage error or a crash; its last lines say why
-        block = lines[-5:]
+    if start is None:  # no verdict: a usage error, a crash, stopped before it began; its last lines say why
+        block = [*lines[-5:], f"no verdict from this target's run (its output: {directory / 'output.txt'})"]
     else:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("=" * 5)), len(lines))
         block = lines[start + 1:end]

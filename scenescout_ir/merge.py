@@ -106,7 +106,7 @@ def combined(runs: list[Run]) -> dict[str, Any]:
             "source": str(run.source),
         })
         for key in out:
-            out[key] += [{"target": run.target, **entry} for entry in v.get(key) or []]
+            out[key] += [{**entry, "target": run.target} for entry in v.get(key) or [] if isinstance(entry, dict)]
     starts = [t["started_at"] for t in targets if t["started_at"]]
     ends = [str(r.verdict["finished_at"]) for r in runs if r.verdict.get("finished_at")]
     counts: dict[str, int] = {}
@@ -176,8 +176,8 @@ def summary(merged: dict[str, Any]) -> str:
             lines += ["", f"### {title}", ""]
             for f in merged[key]:
                 sev = f.get("severity", "FLAKY")
-                until = f" (until {f['expires']}: {f['reason']})" if key == "waived" else ""
-                lines.append(f"- **{f['target']}** {sev} `{f['check']}`{until}: {_cell(f['summary'])}")
+                until = f" (until {f.get('expires')}: {f.get('reason')})" if key == "waived" else ""
+                lines.append(f"- **{f['target']}** {sev} `{f.get('check')}`{until}: {_cell(f.get('summary', ''))}")
     return "\n".join(lines) + "\n"
 
 

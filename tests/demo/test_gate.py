@@ -214,3 +214,17 @@ def test_the_merge_of_three_jobs_gives_one_verdict_and_one_allure_report(healthy
     assert len(html) > 100_000
     summary = (tmp_path / "step-summary.md").read_text()
     assert "## SceneScout deploy gate: SEV2" in summary and "| us | **SEV2** |" in summary
+
+
+@pytest.mark.parametrize("emergency", [False, True])
+def test_the_retry_policy_of_targets_toml_is_off_in_an_emergency_run_unless_asked(healthy_stack, workdir, emergency):
+    """[targets.X.retries] for the health checks: an emergency run does not retry them unless emergency = true;
+    a check failing on every attempt says so in its finding."""
+    healthy_stack.inject("api_5xx")
+    targets = targets_file(workdir, healthy_stack.info().state_dir, sections={
+        "retries": {"count": 1, "checks": ["test_health_endpoint"], "emergency": emergency}})
+    run = run_suite("-k", "test_health_endpoint", targets=targets, workdir=workdir)
+    assert run.exit_code == 1, run.output
+    summary = run.findings("test_health_endpoint[/api/health]")[0]["summary"]
+    assert summary.endswith("(failed on all 2 attempts)") == emergency, summary
+    assert run.verdict["flaky"] == []
