@@ -9,7 +9,6 @@ one combined line: the worst severity, per target. Its exit code is the merge's 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -69,20 +68,6 @@ def exit_status(suite: Suite, status: int | pytest.ExitCode) -> int | pytest.Exi
 # --- many targets in one run --------------------------------------------------------------------------
 
 
-class _Targets(argparse.Action):
-    """``--target`` as given: repeated, each value kept (the last is the one a single run checks)."""
-
-    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
-        given = list(getattr(namespace, "targets_given", None) or [])
-        given += [v for v in str(values).split(",") if v]
-        namespace.targets_given = given
-        setattr(namespace, self.dest, given[-1] if given else values)
-
-
-def target_action() -> type[argparse.Action]:
-    return _Targets
-
-
 def targets_asked(config: pytest.Config) -> list[str]:
     """The targets named (``--target a --target b``, ``--target a,b``, $SCENESCOUT_TARGET=a,b); ``all``: every
     target of the targets file."""
@@ -110,6 +95,8 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         if len(names) == 1:
             config.option.target = names[0]
         return None
+    if config.getoption("watch", default=None):
+        raise pytest.UsageError(f"--watch follows one target: run one watch per target ({', '.join(names)})")
     return run_targets(config, names)
 
 

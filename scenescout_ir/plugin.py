@@ -30,7 +30,7 @@ from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, Chec
 
 # Registered with this module, early enough for their options (the pytest11 entry point loads this one).
 pytest_plugins = ("scenescout_ir.allure_evidence", "scenescout_ir.after_run", "scenescout_ir.watch",
-                  "scenescout_ir.retries")
+                  "scenescout_ir.retries", "scenescout_ir.gate")  # gate after watch: its cmdline_main first
 
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
@@ -55,19 +55,15 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import gate
-    from .gate import target_action
-
-    if not pluginmanager.is_registered(gate):  # many targets in one run (its pytest_cmdline_main)
-        pluginmanager.register(gate, "scenescout_ir.gate")
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from .target_option import TargetsGiven
 
     group = parser.getgroup("scenescout", "SceneScout incident response")
     for flag, env, default, help_text in _OPTIONS:
         group.addoption(
             flag, default=os.environ.get(env, default), metavar="VALUE",
             help=f"{help_text} (env {env}; default {default}).",
-            **({"action": target_action()} if flag == "--target" else {}),  # repeated: many targets (gate.py)
+            **({"action": TargetsGiven} if flag == "--target" else {}),  # repeated: many targets (gate.py)
         )
     # --base-url is pytest-playwright's (or pytest-base-url's) option; the suite reads it from there.
 

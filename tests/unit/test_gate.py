@@ -162,3 +162,10 @@ def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(t
         own = json.loads((tmp_path / "reports" / "targets" / name / "verdict.json").read_text())
         assert own["severity"] == "INTERRUPTED" and own["interrupted"] == "SIGTERM"
     assert json.loads((tmp_path / "reports" / "verdict.json").read_text())["severity"] == "INTERRUPTED"
+
+
+def test_watch_follows_one_target(pytester):
+    pytester.makefile(".toml", targets=BASE.replace("targets.x", "targets.a") + BASE.replace("targets.x", "targets.b"))
+    result = pytester.runpytest_subprocess("--target", "a", "--target", "b", "--watch", "5s", "-p", "no:cacheprovider")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: --watch follows one target: run one watch per target (a, b)"])
