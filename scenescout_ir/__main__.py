@@ -8,6 +8,7 @@
     python -m scenescout_ir report                 (what `make report` runs)
     python -m scenescout_ir checks [--markdown]    (every check: markers, playbook line, condition, severity)
     python -m scenescout_ir traceability [--check] (writes docs/traceability.md; --check: only compare)
+    python -m scenescout_ir merge DIR... [--output reports/merged] [--html FILE]  (many runs, one gate verdict)
 
 Every error is one line on stderr (exit 2); nothing prints a traceback.
 """
@@ -67,7 +68,23 @@ def _parser() -> argparse.ArgumentParser:
     checks.add_argument("--markdown", action="store_true", help="as a Markdown table")
     trace = sub.add_parser("traceability", help="write docs/traceability.md: every playbook command and its checks")
     trace.add_argument("--check", action="store_true", help="do not write: fail if the file is not up to date")
+    mrg = sub.add_parser("merge", help="merge the reports dirs of several runs (a CI matrix's jobs) into one "
+                                        "verdict.json, one Allure results dir and one job summary")
+    mrg.add_argument("dirs", nargs="+", type=Path, metavar="DIR", help="a run's reports dir (verdict.json inside)")
+    mrg.add_argument("--output", type=Path, default=None, help="default: <project>/reports/merged")
+    mrg.add_argument("--html", type=Path, default=None, help="also render the merged results into this HTML file")
+    mrg.add_argument("--flaky-fails", action="store_true", help="a FLAKY check fails the gate (exit 7)")
     return parser
+
+
+def _merge(args: argparse.Namespace, root: Path) -> int:
+    from . import merge
+
+    allure = report.allure_command(root) if args.html else None
+    _, code, lines = merge.merge(args.dirs, (args.output or root / merge.MERGED_DIR).absolute(),
+                                 flaky_fails=args.flaky_fails, html=args.html, allure=allure)
+    print("\n".join(lines))
+    return code
 
 
 def _redactor(args: argparse.Namespace, root: Path) -> Redactor:
@@ -86,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(args, root)
+        if args.command == "merge":
+            return _merge(args, root)
         if args.command in ("checks", "traceability"):
             return _traceability(args)
         return _incident(args, root)

@@ -32,7 +32,7 @@ from allure_commons.logger import AllureFileLogger
 from allure_commons.model2 import ATTACHMENT_PATTERN, Attachment, TestResult
 from allure_commons.utils import uuid4
 
-from . import report
+from . import report, waivers
 from .allure_mapping import (
     Attached,
     CheckInfo,
@@ -232,6 +232,7 @@ class AllureEvidence:
     def complete(self, result: TestResult, info: CheckInfo, record: CheckRecord) -> None:
         for attached in complete_result(result, info, record, self.playbook, self.root):
             self.attach(result, attached)
+        waivers.on_allure_result(result, record, suite(self.config).target.waivers)
 
     def attach(self, result: Any, attached: Attached) -> None:
         file_name = ATTACHMENT_PATTERN.format(prefix=uuid4(), ext=attached.ext)

@@ -14,6 +14,7 @@ import tomllib
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -184,6 +185,26 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """``[targets.X.waivers]`` ``"check"`` or ``"check[parameter]"`` = { reason = "...", expires = 2026-12-31 }:
+    an accepted finding that does not fail the gate until the end of ``expires`` (scenescout_ir/waivers.py)."""
+
+    check: Annotated[str, TABLE_NAME]
+    reason: Annotated[str, TEXT] = ""
+    expires: date | None = None
+
+
+@dataclass(frozen=True)
+class Retries:
+    """``[targets.X.retries]``: the checks that may flake get this many more attempts (scenescout_ir/retries.py)."""
+
+    count: int = 0  # more attempts after a failed one; 0: none (--retries N overrides it)
+    checks: tuple[str, ...] = ("checks/test_browser.py",)  # node-id prefixes or check-name patterns (fnmatch)
+    emergency: bool = False  # also in a run of emergency checks only (off: a verdict in seconds comes first)
+    flaky_fails: bool = False  # a run whose only problem is a FLAKY check exits 7 instead of 0 (--flaky-fails)
+
+
+@dataclass(frozen=True)
 class EventsTable:
     table: Annotated[str, SQL] = "events"
     source_column: Annotated[str, SQL] = "source"
@@ -228,6 +249,8 @@ class Target:
     budget: Budget = field(default_factory=Budget)
     # component -> the components it depends on, over the default graph (scenescout_ir/causes.py)
     dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    waivers: Annotated[tuple[Waiver, ...], NAMED_TABLES] = ()  # accepted findings, each with a reason and expiry
+    retries: Retries = field(default_factory=Retries)
 
     @property
     def is_demo(self) -> bool:
@@ -425,6 +448,10 @@ def _read(hint: Any, key: Key, value: Any, where: str, dirs: _Dirs) -> Any:
     origin, args = get_origin(hint), get_args(hint)
     if origin in (UnionType, Union):  # X | None: a key left out is None
         return _read(next(a for a in args if a is not type(None)), key, value, where, dirs)
+    if hint is date:  # a TOML date (2026-12-31) or the same as a string
+        with contextlib.suppress(ValueError, TypeError):
+            return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(value)
+        raise ConfigError(f"{where} must be a date like 2026-12-31, got {value!r}")
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, got {value!r}")
@@ -505,6 +532,12 @@ def _target(name: str, raw: Any, defaults: Mapping[str, Any], base_dir: Path) ->
     values.setdefault("logs", tuple(dirs.logs / p for p in Target.logs))
     if values.get("stack") and "app_processes" not in spec:  # the demo runs on this machine: its app can be seen
         values["app_processes"] = (f"fixtures.demo.app --state-dir {values['stack']}",)
+    for waiver in values.get("waivers", ()):
+        if not waiver.reason.strip() or waiver.expires is None:
+            raise ConfigError(f"{where}.waivers.{json.dumps(waiver.check)}: a waiver needs reason = \"why it is "
+                              "accepted\" and expires = YYYY-MM-DD (its last day); it has "
+                              + ("neither" if waiver.expires is None and not waiver.reason.strip()
+                                 else "no expires" if waiver.expires is None else "no reason"))
     return Target(**values)
 
 

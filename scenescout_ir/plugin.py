@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from . import waivers
 from .conditions import CONDITIONS, UNCLASSIFIED
 from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
 from .evidence import EvidenceLog
@@ -28,7 +29,8 @@ from .redact import Redactor, safe_dsn
 from .verdict import BROKEN, COULD_NOT_RUN, FAILED, NOT_APPLICABLE, PASSED, CheckRecord, Verdict, assemble
 
 # Registered with this module, early enough for their options (the pytest11 entry point loads this one).
-pytest_plugins = ("scenescout_ir.allure_evidence", "scenescout_ir.after_run", "scenescout_ir.watch")
+pytest_plugins = ("scenescout_ir.allure_evidence", "scenescout_ir.after_run", "scenescout_ir.watch",
+                  "scenescout_ir.retries", "scenescout_ir.gate")  # gate after watch: its cmdline_main first
 
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
@@ -37,7 +39,8 @@ BUDGET_SPENT = "run budget"  # "could not run: run budget of 15 s spent": a chec
 _FOUND = (AssertionError, pytest.fail.Exception)  # a check that says it found a problem
 
 _OPTIONS = (
-    ("--target", "SCENESCOUT_TARGET", DEFAULT_TARGET, "target from targets.toml to check"),
+    ("--target", "SCENESCOUT_TARGET", DEFAULT_TARGET,
+     "target from targets.toml to check; repeated (or a,b or all): each checked at once, one combined verdict"),
     ("--targets-file", "SCENESCOUT_TARGETS_FILE", DEFAULT_TARGETS_FILE, "the targets file"),
     ("--verdict-file", "SCENESCOUT_VERDICT_FILE", DEFAULT_VERDICT_FILE, "where to write the verdict JSON"),
     ("--since", "SCENESCOUT_SINCE", "",
@@ -53,11 +56,14 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from .target_option import TargetsGiven
+
     group = parser.getgroup("scenescout", "SceneScout incident response")
     for flag, env, default, help_text in _OPTIONS:
         group.addoption(
             flag, default=os.environ.get(env, default), metavar="VALUE",
             help=f"{help_text} (env {env}; default {default}).",
+            **({"action": TargetsGiven} if flag == "--target" else {}),  # repeated: many targets (gate.py)
         )
     # --base-url is pytest-playwright's (or pytest-base-url's) option; the suite reads it from there.
 
@@ -117,6 +123,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("emergency") and not item.get_closest_marker("comprehensive"):
             item.add_marker(pytest.mark.comprehensive)
         _check_condition_marker(item)
+    suite_ = suite(config)
+    waivers.check_names(suite_.target, items, {suite_.root, Path(__file__).resolve().parents[1]})
     items.sort(key=_phase_order)  # triage first: with a time budget, what is cut short is the deep checks
 
 
@@ -181,6 +189,7 @@ class Suite:
         self.verdict_file = option_path(config, "verdict_file")
         self.evidence = EvidenceLog()
         self.records: list[CheckRecord] = []
+        self.attempts: dict[str, list[CheckRecord]] = {}  # nodeid -> its failed attempts before a retry (retries.py)
         self.verdict: Verdict | None = None
         self.write_error: str | None = None
         self._redactor: Redactor | None = None
@@ -246,9 +255,9 @@ class Suite:
             report.longrepr = (str(item.path), item.location[1] or 0, f"could not run: {excinfo.value}")
         self._scrub(report)
         if is_check(item) and (call.when == "call" or report.outcome != "passed"):
-            record = self._record(item, report, excinfo)
+            record = waivers.on_report(self.target.waivers, item, report, self._record(item, report, excinfo))
             report.user_properties.append((RECORD_KEY, record.to_dict()))
-            if record.outcome == FAILED:  # the finding and what it rests on, instead of a traceback
+            if record.outcome == FAILED and report.failed:  # the finding and what it rests on, instead of a traceback
                 report.longrepr = _finding_text(record)
         return report
 
@@ -295,7 +304,9 @@ class Suite:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
-            if key == RECORD_KEY and isinstance(value, dict):
+            if key == RECORD_KEY and isinstance(value, dict) and report.outcome == "rerun":  # retried: kept apart
+                self.attempts.setdefault(report.nodeid, []).append(CheckRecord.from_dict(value))
+            elif key == RECORD_KEY and isinstance(value, dict):
                 self.records.append(CheckRecord.from_dict(value))
 
     def own_footprint(self) -> dict[str, int]:
@@ -317,6 +328,10 @@ class Suite:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.planned = sum(1 for item in session.items if is_check(item))
         self.budget_s = run_budget(self.target, session.items)
+        from . import retries
+
+        retries.mark_items(self.config, self.target, session.items,
+                           emergency_only=self.budget_s == self.target.budget.emergency_s)
 
     def budget_left(self) -> float:
         """Seconds left of the run's time budget (issue 8, item 10); probes may cap their waits by it."""
@@ -374,13 +389,16 @@ class Suite:
         self.interrupted = self.signals.described(self.interrupted)
         if not self.records and not self.interrupted:
             return
+        from . import gate
+
+        records, gated = gate.before_verdict(self)  # waived findings and FLAKY checks, listed apart
         self.verdict = assemble(
-            self.records, target=self.target.name, base_url=self.redact(self.base_url()),
+            records, target=self.target.name, base_url=self.redact(self.base_url()),
             started_at=_iso(self._started), finished_at=_iso(time.time()),
             duration_s=time.monotonic() - self._started_mono, footprint=self.footprint,
             interrupted=self.interrupted, planned=self.planned, dependencies=self.target.dependencies,
         )
-        self.verdict = self._compare_with_last_healthy(self.verdict)
+        self.verdict = gate.after_verdict(self._compare_with_last_healthy(self.verdict), gated)
         try:
             self.verdict.write(self.verdict_file)
         except OSError as exc:
@@ -390,6 +408,7 @@ class Suite:
             from .verdict import EXIT_NOT_CHECKED
 
             session.exitstatus = EXIT_NOT_CHECKED
+        session.exitstatus = gate.exit_status(self, session.exitstatus)
 
     def _compare_with_last_healthy(self, verdict: Verdict) -> Verdict:
         """An OK run's fingerprint becomes the last healthy one; any other run is compared with it."""

@@ -92,6 +92,8 @@ class Verdict:
     changes_since: str | None = None  # when that healthy run was
     fingerprint: dict[str, Any] = field(default_factory=dict)  # this run's, kept with it
     warnings: list[str] = field(default_factory=list)  # the suite's own safety bounds not in force (warnings_of)
+    waived: list[dict[str, Any]] = field(default_factory=list)  # findings under a waiver (waivers.py): not counted
+    flaky: list[dict[str, Any]] = field(default_factory=list)  # checks that passed only on a retry (retries.py)
 
     @property
     def label(self) -> str:
@@ -117,6 +119,7 @@ class Verdict:
         if self.blind and not self.severity:
             line = f"VERDICT: {NOT_CHECKED} - " + ", ".join(sorted({b["component"] for b in self.blind})) + (
                 " (the suite's own credentials or configuration); no incident found elsewhere")
+        line += gate_note(self)
         missing = self.counts[COULD_NOT_RUN] + self.counts[BROKEN]
         cut = sum(1 for c in self.could_not_run if c["reason"].startswith("run budget of "))
         if missing:
@@ -148,6 +151,7 @@ class Verdict:
                 if f.condition_key not in seen:
                     seen.add(f.condition_key)
                     out.append(f"  - {f.condition}: {f.next_step}")
+        out += gate_lines(self)
         if self.could_not_run:
             out.append(f"could not run ({len(self.could_not_run)}; not counted as incidents):")
             by_reason: dict[str, list[str]] = defaultdict(list)
@@ -197,6 +201,8 @@ class Verdict:
             "changes_since": self.changes_since,
             "fingerprint": self.fingerprint,
             "warnings": self.warnings,
+            "waived": self.waived,
+            "flaky": self.flaky,
         }
 
     def write(self, path: Path) -> None:
@@ -211,6 +217,26 @@ class Verdict:
         except BaseException:  # a second Ctrl-C while writing: the old file stays whole, no stray temp file
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def gate_note(verdict: Verdict) -> str:
+    """`` (1 check FLAKY, 2 findings WAIVED)`` after the headline: never a silent OK."""
+    parts = [f"{len(verdict.flaky)} check{'s' if len(verdict.flaky) != 1 else ''} FLAKY"] if verdict.flaky else []
+    if verdict.waived:
+        parts.append(f"{len(verdict.waived)} finding{'s' if len(verdict.waived) != 1 else ''} WAIVED")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def gate_lines(verdict: Verdict) -> list[str]:
+    out = []
+    if verdict.flaky:
+        out.append(f"FLAKY ({len(verdict.flaky)}; failed, then passed on a retry: see each attempt in verdict.json):")
+        out += [f"  FLAKY {f['check']}: {f['summary']}" for f in verdict.flaky]
+    if verdict.waived:
+        out.append(f"WAIVED ({len(verdict.waived)}; accepted until their expiry, not failing the gate):")
+        out += [f"  WAIVED {w['severity']} {w['check']} until {w['expires']} ({w['reason']}): {w['summary']}"
+                for w in verdict.waived]
+    return out
 
 
 def interrupted_headline(by: str, done: int, planned: int, severity: Severity | None) -> str:

@@ -264,6 +264,13 @@ def test_route_500(healthy: DemoStack, info: StackInfo) -> None:
     assert get(info, "/map").status_code == 200
 
 
+def test_route_500_times_answers_500_to_its_first_requests_only(healthy: DemoStack, info: StackInfo) -> None:
+    healthy.inject("route_500", route="/venues", times=3)  # the injection's own check took the first 500
+    assert [get(info, "/venues").status_code for _ in range(3)] == [500, 500, 200]
+    assert get(info, "/venues").status_code == 200
+    healthy.clear("route_500")
+
+
 def test_broken_image(healthy: DemoStack, info: StackInfo) -> None:
     healthy.inject("broken_image")
     image = get(info, "/api/events?limit=1").json()["events"][0]["image_url"]

@@ -1,13 +1,14 @@
 """targets.toml: every mistake is one line naming the problem and the fix."""
 
 from dataclasses import fields, is_dataclass
+from datetime import date
 from pathlib import Path
 from typing import get_args, get_origin
 
 import pytest
 
 from scenescout_ir.conditions import declared_limits
-from scenescout_ir.config import Source, Target, _fields, load_target, load_targets, parse_duration
+from scenescout_ir.config import Source, Target, Waiver, _fields, load_target, load_targets, parse_duration
 from scenescout_ir.outcomes import ConfigError
 
 GOOD = """
@@ -162,6 +163,8 @@ def toml(value):
     """A Python value as a TOML literal (enough for the suite's keys)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str | Path):
@@ -178,6 +181,8 @@ def sample(hint, key, default):
         hint = next(a for a in get_args(hint) if a is not type(None))
     if hint is bool:
         return not default
+    if hint is date:
+        return date(2027, 1, 31)
     if hint is int:
         return default + 7
     if hint is float:
@@ -214,8 +219,9 @@ def config_keys():
         # the table's name; stack and base_url exclude each other; a derived field is filled from another key
         if key.table_name or key.derived or name == "stack":
             continue
-        if name == "sources":
-            out += [(f"sources.s.{n}", h, k, d) for n, h, k, d in _fields(get_args(hint)[0]) if not k.table_name]
+        if key.kind == "named_tables":  # [X.sources.s], [X.waivers.w]: one table per item, named by its key
+            item = f"{name}.{name[0]}."
+            out += [(item + n, h, k, d) for n, h, k, d in _fields(get_args(hint)[0]) if not k.table_name]
         elif is_dataclass(hint):
             out += [(f"{name}.{n}", h, k, d) for n, h, k, d in _fields(hint) if k.kind != "condition_limits"]
         else:
@@ -239,15 +245,16 @@ def test_every_field_of_target_and_its_sections_is_a_key_of_targets_toml(tmp_pat
     assert target.dependencies == {"site": ("database",)} and target.host_checks is False
     defaults = Target(name="d", base_url=None)
     for dotted, *_ in config_keys():  # every key was read, none ignored
-        parts = dotted.replace("sources.s.", "sources.0.").split(".")
-        value, default = target, defaults if not dotted.startswith("sources.") else None
+        parts = dotted.replace("sources.s.", "sources.0.").replace("waivers.w.", "waivers.0.").split(".")
+        named = {"sources": Source, "waivers": Waiver}.get(parts[0]) if parts[1:2] == ["0"] else None
+        value, default = target, defaults if named is None else None
         for part in parts:
             value = value[int(part)] if part.isdigit() else getattr(value, part)
         if default is not None:
             for part in parts:
                 default = getattr(default, part)
         else:
-            default = next(f.default for f in fields(Source) if f.name == parts[-1])
+            default = next(f.default for f in fields(named) if f.name == parts[-1])
         assert value != default, f"{dotted} was not read"
 
 

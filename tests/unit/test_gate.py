@@ -1,0 +1,171 @@
+"""The deploy gate's machinery without a demo stack: waivers in targets.toml, the merge's rules, many targets
+stopped by a signal (real runs against a site that never answers)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from scenescout_ir import gate, incident, merge, waivers
+from scenescout_ir.config import Waiver, load_targets
+from scenescout_ir.outcomes import ConfigError
+from scenescout_ir.verdict import FAILED, PASSED, CheckRecord
+from tests.demo_support import ROOT, wait_for
+from tests.servers import SilentServer
+
+BASE = '[targets.x]\nbase_url = "https://example.org"\n'
+
+
+def load(tmp_path: Path, text: str):
+    path = tmp_path / "targets.toml"
+    path.write_text(BASE + text)
+    return load_targets(path)["x"]
+
+
+def test_waivers_are_read_with_their_date_and_reason(tmp_path):
+    target = load(tmp_path, '[targets.x.waivers]\n"test_a[/x]" = { reason = "known", expires = 2026-12-31 }\n'
+                            'test_b = { reason = "later", expires = "2027-01-15" }\n')
+    assert target.waivers == (Waiver("test_a[/x]", "known", date(2026, 12, 31)),
+                              Waiver("test_b", "later", date(2027, 1, 15)))
+
+
+@pytest.mark.parametrize(("table", "said"), [
+    ('test_a = { expires = 2026-12-31 }', "it has no reason"),
+    ('test_a = { reason = "  " , expires = 2026-12-31 }', "it has no reason"),
+    ('test_a = { reason = "known" }', "it has no expires"),
+    ("test_a = {}", "it has neither"),
+    ('test_a = { reason = "known", expires = 31 }', "targets.x.waivers.test_a.expires must be a date like"),
+    ('test_a = { reason = "known", expires = 2026-12-31, until = 2027-01-01 }', "until"),
+])
+def test_a_waiver_without_reason_or_expiry_is_a_configuration_error(tmp_path, table, said):
+    with pytest.raises(ConfigError, match="targets.x.waivers") as err:
+        load(tmp_path, "[targets.x.waivers]\n" + table + "\n")
+    assert said in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_waiver_holds_through_its_last_day_and_names_its_check_or_parameter():
+    w = [Waiver("test_a", "all of a", date(2026, 12, 31)), Waiver("test_a[/x]", "just /x", date(2026, 11, 30))]
+    assert waivers.matching(w, "test_a[/x]").reason == "just /x"
+    assert waivers.matching(w, "test_a[/y]").reason == "all of a"
+    assert waivers.matching(w, "test_ab") is None
+    assert waivers.holds(w[0], date(2026, 12, 31)) and not waivers.holds(w[0], date(2027, 1, 1))
+    records = [CheckRecord("n1", "test_a[/y]", FAILED, "api_endpoint_down", "500"),
+               CheckRecord("n2", "test_a[/x]", FAILED, "api_endpoint_down", "500"),
+               CheckRecord("n3", "test_b", PASSED)]
+    kept, waived = waivers.split(records, w, date(2026, 12, 1))  # the /x one expired the day before
+    assert [r.check for r in kept] == ["test_a[/x]", "test_b"]
+    assert [(x["check"], x["reason"], x["expires"]) for x in waived] == [("test_a[/y]", "all of a", "2026-12-31")]
+
+
+def test_a_waiver_naming_no_check_is_found_before_the_run():
+    known = waivers.known_checks([ROOT])
+    assert "test_health_endpoint" in known and "test_page_renders_events" in known
+    collected = ["test_health_endpoint[/health]", "test_health_endpoint[/api/health]"]
+    bad = waivers.unknown_checks([Waiver("test_health_endpoint[/api/health]", "r", date.today()),
+                                  Waiver("test_nope", "r", date.today()),
+                                  Waiver("test_health_endpoint[/nope]", "r", date.today())], known, collected)
+    assert bad == ["test_nope", "test_health_endpoint[/nope]"]
+
+
+def run(tmp_path: Path, target: str, severity: str, **more) -> Path:
+    d = tmp_path / target
+    d.mkdir()
+    (d / "verdict.json").write_text(json.dumps({"target": target, "severity": severity, "counts": {"passed": 3},
+                                                "findings": [], **more}))
+    return d
+
+
+def test_the_merge_gives_the_worst_verdict_and_the_gate_its_exit_code(tmp_path):
+    finding = {"check": "test_x", "severity": "SEV3", "summary": "slow"}
+    dirs = [run(tmp_path, "eu", "OK"), run(tmp_path, "us", "SEV3", findings=[finding]),
+            run(tmp_path, "asia", "SEV2", findings=[{**finding, "severity": "SEV2"}])]
+    merged, code, lines = merge.merge(dirs, tmp_path / "out")
+    assert code == 1 and merged["severity"] == "SEV2"
+    assert lines[-1] == "COMBINED VERDICT: SEV2 - eu OK, us SEV3, asia SEV2"
+    assert [f["target"] for f in merged["findings"]] == ["us", "asia"]
+    assert merged["counts"]["passed"] == 9
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text()) == merged
+
+
+@pytest.mark.parametrize(("verdicts", "code", "label"), [
+    ([("a", "OK", {}), ("b", "OK", {})], 0, "OK"),
+    ([("a", "OK", {}), ("b", "INTERRUPTED", {})], 2, "INTERRUPTED"),
+    ([("a", "OK", {}), ("b", None, {})], 2, "NO VERDICT"),  # the job left no verdict.json
+    ([("a", "OK", {"blind": [{"component": "database"}]}), ("b", "OK", {})], 6, "NOT CHECKED"),
+    ([("a", "OK", {"flaky": [{"check": "test_x"}]})], 0, "OK"),
+    ([("a", "SEV4", {}), ("b", "INTERRUPTED", {})], 1, "SEV4"),
+])
+def test_the_gate_exit_code_of_a_merge(tmp_path, verdicts, code, label):
+    dirs = []
+    for name, severity, more in verdicts:
+        if severity is None:
+            (tmp_path / name).mkdir()
+            dirs.append(tmp_path / name)
+        else:
+            dirs.append(run(tmp_path, name, severity, **more))
+    merged, got, _ = merge.merge(dirs, tmp_path / "out")
+    assert (got, merged["severity"]) == (code, label)
+
+
+def test_a_flaky_check_fails_the_merge_only_when_the_gate_says_so(tmp_path):
+    dirs = [run(tmp_path, "a", "OK", flaky=[{"check": "test_x", "summary": "failed 1 of 2 attempts"}])]
+    assert merge.merge(dirs, tmp_path / "o1")[1] == 0
+    assert merge.merge(dirs, tmp_path / "o2", flaky_fails=True)[1] == 7
+
+
+def test_each_target_gets_its_own_verdict_file_junit_and_alluredir():
+    args, own = gate.child_args(["-m", "emergency", "--target", "a", "--target=b", "--verdict-file", "v.json",
+                                 "--junitxml=j.xml", "--alluredir", "al", "-k", "site"])
+    assert args == ["-m", "emergency", "-k", "site"]
+    assert own == {"--target": "b", "--verdict-file": "v.json", "--junitxml": "j.xml", "--alluredir": "al"}
+
+
+def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(tmp_path):
+    """A cancelled CI job: SIGTERM to the run reaches every target's run, each ends INTERRUPTED with its own
+    verdict, and the combined one is INTERRUPTED (exit 2), never OK."""
+    servers = {"blue": SilentServer(), "green": SilentServer()}
+    targets = tmp_path / "targets.toml"
+    targets.write_text("".join(
+        f'[targets.{name}]\nbase_url = "http://127.0.0.1:{server.port}"\ndsn_env = "SCENESCOUT_TEST_NO_SUCH_DSN"\n'
+        f"host_checks = false\n[targets.{name}.timeouts]\nread_s = 50\n" for name, server in servers.items()))
+    env = {**os.environ, incident.INCIDENTS_ENV: str(tmp_path / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": ""}
+    env.pop("SCENESCOUT_TEST_NO_SUCH_DSN", None)
+    out = tmp_path / "output.txt"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "emergency", "checks/test_site.py",
+             "--targets-file", str(targets), "--target", "all",
+             "--verdict-file", str(tmp_path / "reports" / "verdict.json")],
+            cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        wait_for(lambda: all(s._held for s in servers.values()), "each target's run to wait on its hung site",
+                 timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 2
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for server in servers.values():
+            server.close()
+    output = out.read_text()
+    assert "COMBINED VERDICT: INTERRUPTED - blue INTERRUPTED, green INTERRUPTED" in output, output
+    for name in ("blue", "green"):
+        own = json.loads((tmp_path / "reports" / "targets" / name / "verdict.json").read_text())
+        assert own["severity"] == "INTERRUPTED" and own["interrupted"] == "SIGTERM"
+    assert json.loads((tmp_path / "reports" / "verdict.json").read_text())["severity"] == "INTERRUPTED"
+
+
+def test_watch_follows_one_target(pytester):
+    pytester.makefile(".toml", targets=BASE.replace("targets.x", "targets.a") + BASE.replace("targets.x", "targets.b"))
+    result = pytester.runpytest_subprocess("--target", "a", "--target", "b", "--watch", "5s", "-p", "no:cacheprovider")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["ERROR: --watch follows one target: run one watch per target (a, b)"])
