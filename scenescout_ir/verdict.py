@@ -84,6 +84,7 @@ class Verdict:
     changes: list[dict[str, Any]] = field(default_factory=list)  # since the last healthy run (fingerprint.py)
     changes_since: str | None = None  # when that healthy run was
     fingerprint: dict[str, Any] = field(default_factory=dict)  # this run's, kept with it
+    context: list[str] = field(default_factory=list)  # what the provider says (its status page): never a finding
 
     @property
     def label(self) -> str:
@@ -115,6 +116,7 @@ class Verdict:
     def lines(self) -> list[str]:
         out = [self.headline]
         out += [f"{b['component'].upper()} NOT CHECKED: {b['reason']}" for b in self.blind]
+        out += [f"Context: {line}" for line in self.context]
         for i, cause in enumerate(self.probable_causes):
             explains = f" (explains {len(cause['symptoms'])} other findings)" if cause["symptoms"] else ""
             head = "Probable cause" if i == 0 else "Independent cause"
@@ -178,6 +180,7 @@ class Verdict:
             "changes": self.changes,
             "changes_since": self.changes_since,
             "fingerprint": self.fingerprint,
+            "context": self.context,
         }
 
     def write(self, path: Path) -> None:
@@ -264,9 +267,11 @@ def assemble(
     dependencies: dict[str, tuple[str, ...]] | None = None,
 ) -> Verdict:
     from .causes import probable_causes
+    from .provider import context_of, with_context
 
     findings = findings_of(records)
     causes = probable_causes(findings, dependencies, passed=[r.check for r in records if r.outcome == PASSED])
+    context = context_of(records)
     counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
     counts["skipped"] = counts[COULD_NOT_RUN] + counts[NOT_APPLICABLE]
     counts["total"] = len(records)
@@ -280,5 +285,5 @@ def assemble(
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
         footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
         blind=_blind(records),
-        probable_causes=[c.to_dict() for c in causes],
+        probable_causes=[with_context(c.to_dict(), context) for c in causes], context=context,
     )
