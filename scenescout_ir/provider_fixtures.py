@@ -64,6 +64,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     target = suite(metafunc.config).target
     functions = expected_functions(target)
+    if not target.supabase.project_ref:  # one "not applicable" per check, not one per source
+        reason = f"not applicable: no Supabase project configured (targets.{target.name}.supabase.project_ref)"
+        metafunc.parametrize("ingestion_function", [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
+                             ids=["no Supabase project"])
+        return
     if not functions:
         reason = (f"not applicable: no ingestion functions (targets.{target.name}.supabase.functions, or "
                   f"sources to derive them from)")

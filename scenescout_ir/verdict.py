@@ -143,9 +143,12 @@ class Verdict:
             for c in self.could_not_run:
                 by_reason[loud.get(c["check"], c["reason"])].append(c["check"])
             out += [f"  - {', '.join(checks)}: {reason}" for reason, checks in by_reason.items()]
-        if self.not_applicable:
+        if self.not_applicable:  # grouped by reason: one missing key is said once
+            same: dict[str, list[str]] = defaultdict(list)
+            for c in self.not_applicable:
+                same[c["reason"]].append(c["check"])
             out.append(f"not applicable ({len(self.not_applicable)}): "
-                       + "; ".join(f"{c['check']}: {c['reason']}" for c in self.not_applicable))
+                       + "; ".join(f"{', '.join(checks)}: {reason}" for reason, checks in same.items()))
         if self.broken:
             out.append(f"broken checks ({len(self.broken)}; a bug in the suite, not an incident):")
             out += [f"  - {c['check']}: {c['reason']}" for c in self.broken]
