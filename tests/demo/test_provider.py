@@ -133,3 +133,20 @@ def _never_shown(token: str, run: Any, where: Path) -> None:
     assert any("allure-results" in str(p) for p in written), "no Allure results were written"
     for path in written:
         assert token not in path.read_text(errors="replace"), f"the token is in {path}"
+
+
+def test_the_prod_flavours_on_call_role_is_shaped_like_supabases_and_still_reads_slow_statements(
+    healthy_prod_stack, workdir
+):
+    """Not a superuser; pg_stat_statements in the `extensions` schema: the performance check finds it there."""
+    (superuser,) = healthy_prod_stack.sql("SELECT rolsuper FROM pg_roles WHERE rolname = 'oncall'")[0]
+    (schema,) = healthy_prod_stack.sql("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = "
+                                       "e.extnamespace WHERE e.extname = 'pg_stat_statements'")[0]
+    assert superuser is False and schema == "extensions"
+    healthy_prod_stack.inject("slow_query")
+    targets = prod_targets_file(workdir, healthy_prod_stack)
+    run = run_suite("-m", "performance", "-k", "test_slow_statements", "--target", "prod", targets=targets,
+                    workdir=_workdir(workdir, "slow-query"))
+    assert run.severity == "SEV3" and run.findings("test_slow_statements"), run.output
+    sql_evidence = [e["text"] for e in run.findings("test_slow_statements")[0]["evidence"] if e["kind"] == "sql"]
+    assert any("extensions" in text for text in sql_evidence), sql_evidence
