@@ -79,13 +79,13 @@ def usable(answer: Any, target: Target) -> Any:
         raise CouldNotRun(
             f"the Supabase Management API rate-limits the suite ({asked}"
             f"{f', Retry-After: {retry} s' if retry else ''}): the provider API's limit, not an incident; "
-            f"run again after that (the {what} was not checked)")
+            f"run again after that (not checked: {what})")
     if status is None:
-        raise CouldNotRun(f"the Supabase Management API did not answer ({asked}): the {what} was not checked "
+        raise CouldNotRun(f"the Supabase Management API did not answer ({asked}): not checked: {what} "
                           f"(the provider's API, not the project: see its status page)")
     if status >= 500:
         raise CouldNotRun(f"the Supabase Management API failed ({asked}: {_message(answer)}): the provider API's "
-                          f"own error, not this project's; the {what} was not checked")
+                          f"own error, not this project's; not checked: {what}")
     if status >= 400:
         raise CouldNotRun(f"the Supabase Management API refused the {what} query ({asked}: {_message(answer)})")
     data = answer.data()
