@@ -127,9 +127,16 @@ class SupabaseProbe:
         return out
 
     def prefetch(self, which: set[str]) -> None:
-        """Start the named requests now, all at once (the session's start); the checks read their answers."""
+        """Start the named requests now, all at once (the session's start); the checks read their answers.
+        Without a token only the public status page is asked."""
         wanted = self.requests()
+        if not self._token:
+            which = which & {"status page"}
         self._http.prefetch([wanted[name] for name in sorted(which) if name in wanted])
+
+    @property
+    def has_token(self) -> bool:
+        return bool(self._token)
 
     def ask(self, what: str) -> ApiAnswer:
         """The answer to ``what`` (a key of :meth:`requests`), recorded as the asking check's evidence."""

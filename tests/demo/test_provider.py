@@ -4,6 +4,7 @@ never shown anywhere a run writes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,7 @@ def test_no_token_makes_the_provider_checks_not_applicable_with_the_key_named(he
     reasons = {c["check"]: c["reason"] for c in run.verdict["not_applicable"]}
     assert "SCENESCOUT_TEST_NO_SUCH_TOKEN is not set" in reasons["test_provider_project_status"], reasons
     assert "token_env" in reasons["test_provider_project_status"] and not run.verdict["blind"]
+    assert "test_provider_status_page" not in reasons  # the public status page is read without a token
 
 
 def test_a_wrong_token_is_not_checked_exit_6_and_never_shown(healthy_prod_stack, workdir):
@@ -115,6 +117,19 @@ def test_a_hung_management_api_is_could_not_run_and_the_rest_of_the_run_still_ju
     reasons = {c["check"]: c["reason"] for c in run.verdict["could_not_run"]}
     assert "did not answer" in reasons["test_provider_services_healthy"], reasons
     assert run.verdict["counts"]["passed"] > 0  # the database, the site and the logs were judged as usual
+
+
+def test_a_hung_management_api_never_holds_the_verdict_past_a_short_budget(healthy_prod_stack, workdir):
+    """The provider's read timeout is cut to what the run's budget leaves (here 8 s: 3 s or less, not 5 s)."""
+    supabase_api.set_mode(healthy_prod_stack.state_dir, "hang")
+    try:
+        run = _run(healthy_prod_stack, _workdir(workdir, "hung-short-budget"), sections={"budget": {"emergency_s": 8}})
+    finally:
+        supabase_api.set_mode(healthy_prod_stack.state_dir, None)
+    reason = {c["check"]: c["reason"] for c in run.verdict["could_not_run"]}["test_provider_project_status"]
+    waited = float(re.search(r"no answer within ([\d.]+) s", reason).group(1))
+    assert waited <= 3.0 and run.severity == "OK", run.output
+    assert not any(c["reason"].startswith("run budget") for c in run.verdict["could_not_run"]), run.output
 
 
 def test_the_token_never_appears_in_any_output_or_report(healthy_prod_stack, workdir):
