@@ -341,3 +341,24 @@ def test_the_stand_in_runs_the_documented_query_shape_and_refuses_a_per_source_t
     assert out == [{"fid": "f"}]
     with pytest.raises(ValueError, match='Table "edge_logs" does not exist'):
         supabase_api.run_sql("SELECT timestamp FROM edge_logs", rows)
+
+
+# --- make drill-check on the provider drills without a finding -----------------------------------------------------
+
+
+@pytest.mark.parametrize(("fault", "verdict", "found"), [
+    ("supabase_token_rotated", {"severity": "OK", "findings": [], "blind": [{"component": "supabase"}]}, True),
+    ("supabase_token_rotated", {"severity": "OK", "findings": [], "blind": []}, False),
+    ("supabase_incident", {"severity": "OK", "findings": [], "context": ["Supabase status page: incident"]}, True),
+    ("supabase_incident", {"severity": "OK", "findings": []}, False),
+])
+def test_drill_check_judges_a_blind_provider_and_a_status_page_incident(tmp_path, fault, verdict, found):
+    import time
+
+    from fixtures.demo import drills
+
+    (tmp_path / drills.DRILL_FILE).write_text(json.dumps({"fault": fault, "params": {}, "started_at": time.time() - 5,
+                                                          "named": True}))
+    (tmp_path / "verdict.json").write_text(json.dumps({**verdict, "finished_at": "2099-01-01T00:00:00+00:00"}))
+    ok, text = drills.check(tmp_path, tmp_path / "verdict.json")
+    assert ok is found and text.startswith("FOUND" if found else "NOT YET"), text
