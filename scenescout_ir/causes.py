@@ -26,15 +26,17 @@ from .conditions import CONDITIONS, Severity
 DEFAULT_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "dns": (),
     "host": (),
-    "database": ("host", "dns"),
+    "provider": (),  # the hosting provider's project and services (a Supabase project: provider.py)
+    "database": ("host", "dns", "provider"),
     "site": ("dns", "host"),
-    "api": ("site", "database"),
+    "api": ("site", "database", "provider"),
     "pages": ("api", "site"),
     "auth": ("dns",),
     "payments": ("dns",),
     "vendor:*": (),
-    "job:*": ("vendor:*", "database"),
-    "freshness:*": ("job:*", "vendor:*", "database"),
+    "function:*": ("provider",),  # the source's ingestion edge function
+    "job:*": ("vendor:*", "database", "function:*"),
+    "freshness:*": ("job:*", "vendor:*", "database", "function:*"),
     "ingestion": ("database", "host"),
     "logs": ("host", "database", "api", "site", "pages", "job:*", "vendor:*", "ingestion"),
 }
@@ -55,6 +57,9 @@ _BY_CONDITION: dict[str, str] = {
     "route_feature_failure": "pages",
     "upstream_rate_limited": "vendor:*", "upstream_down": "vendor:*",
     "database_unreachable_app_up": "suite DSN",  # the app reaches its database: the suite's own path does not
+    "provider_project_down": "provider", "provider_service_unhealthy": "provider",
+    "provider_service_degraded": "provider", "function_missing": "function:*", "function_errors": "function:*",
+    "advisor_lints": "advisors",
 }
 
 T = TypeVar("T")

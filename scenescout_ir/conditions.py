@@ -309,6 +309,50 @@ _TABLE = (
         "largest resources (front end).",
         "Common Incident Scenarios / Scenario 4: Performance Degradation",
     ),
+    # --- the provider: a Supabase project (checks/test_provider.py, scenescout_ir/provider.py) ------------
+    Condition(
+        "provider_project_down", "Complete system outage", Severity.SEV1, "provider",
+        "The Supabase project itself is not serving (the finding says its status): restore it (dashboard > "
+        "Project > Restore project) or wait for the restore/restart named; if the provider's status page shows "
+        "an incident, follow it there. Restarting the app or the pooler does not help.",
+        "Common Incident Scenarios / Scenario 2: Database Connection Failures",
+    ),
+    Condition(
+        "provider_service_unhealthy", "Partial system outage", Severity.SEV2, "provider",
+        "A Supabase service the app needs (db, rest, pooler) is unhealthy on the provider's side: check "
+        "status.supabase.com and the dashboard's service health, follow the provider's incident (open a ticket "
+        "if there is none); the app is not at fault, do not restart it.",
+        "Common Incident Scenarios / Scenario 2: Database Connection Failures",
+    ),
+    Condition(
+        "provider_service_degraded", "Single component degradation", Severity.SEV3, "provider",
+        "A secondary Supabase service (auth, storage, realtime) is unhealthy on the provider's side: check "
+        "status.supabase.com and the dashboard; follow the provider's incident.",
+        "Incident Classification / Severity 3",
+    ),
+    Condition(
+        "function_missing", "Single API source failure", Severity.SEV2, "ingestion",
+        "Scenario 3: the source's ingestion edge function is not deployed or not ACTIVE: redeploy it "
+        "(supabase functions deploy <name>), check who removed it, and for THROTTLED its invocation volume.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure",
+    ),
+    Condition(
+        "function_errors", "High error rates in logs", Severity.SEV3, "ingestion",
+        "Scenario 3: the source's edge function logs errors (supabase functions logs <name>): read the latest "
+        "ones listed (a 429 is the vendor's rate limit), check its upstream API and run a manual ingestion test.",
+        "Common Incident Scenarios / Scenario 3: API Ingestion Failure", limits={"function_min_errors": 5},
+    ),
+    Condition(
+        "api_error_rate", "High error rates in logs", Severity.SEV3, "api",
+        "Error Analysis: the data API (PostgREST) or Auth answers 5xx to a share of requests over the limit: "
+        "read the API logs (dashboard > Logs > API Gateway) for the failing paths, then the Postgres logs.",
+        "Investigation Phase / Error Analysis", limits={"api_error_ratio": 0.05, "api_min_requests": 20},
+    ),
+    Condition(
+        "advisor_lints", "Minor configuration issues", Severity.SEV4, "advisors",
+        "Supabase's advisors report the lints listed: fix each by its remediation link in the next business day.",
+        "Incident Classification / Severity 4",
+    ),
     # --- a failing check that names no condition (no @pytest.mark.condition, or an unknown key) -------
     Condition(
         "unclassified", "Single component degradation", Severity.SEV3, "unclassified",

@@ -212,6 +212,24 @@ class EventsTable:
 
 
 @dataclass(frozen=True)
+class Supabase:
+    """[targets.X.supabase]: the provider layer (scenescout_ir/provider.py). No project_ref: not applicable."""
+
+    project_ref: str | None = None  # the project's ref (https://<ref>.supabase.co)
+    token_env: Annotated[str, ENV] = "SUPABASE_ACCESS_TOKEN"  # the Supabase CLI's own variable; read access is enough
+    api_url: Annotated[str, URL] = "https://api.supabase.com"  # the Management API (a stand-in's, in tests)
+    status_url: Annotated[str | None, URL] = "https://status.supabase.com/api/v2/summary.json"  # Statuspage
+    region: str | None = None  # the status page's region to watch (None: the project's, from the API)
+    functions: tuple[str, ...] = ()  # the ingestion edge functions (empty: integrity.job_prefix + each source)
+    services: tuple[str, ...] = ("db", "rest", "auth", "pooler", "storage", "realtime")  # asked for their health
+    critical_services: tuple[str, ...] = ("db", "rest", "pooler")  # unhealthy: the project is down for users
+    log_source_column: Annotated[str, SQL] = "source_name"  # the logs table's source column (docs also say `source`)
+    function_log_source: str = "function_logs"  # console output of the edge functions
+    api_log_source: str = "edge_logs"  # the API gateway's requests (REST, Auth)
+    log_rows: Annotated[int, Key(at_least=1)] = 1000  # rows one log query may return (LIMIT)
+
+
+@dataclass(frozen=True)
 class Target:
     name: Annotated[str, TABLE_NAME]
     base_url: Annotated[str | None, URL]  # None: the demo stack's URL, resolved when the stack runs
@@ -247,6 +265,7 @@ class Target:
     integrity: Integrity = field(default_factory=Integrity)
     performance: Performance = field(default_factory=Performance)
     budget: Budget = field(default_factory=Budget)
+    supabase: Supabase = field(default_factory=Supabase)
     # component -> the components it depends on, over the default graph (scenescout_ir/causes.py)
     dependencies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     waivers: Annotated[tuple[Waiver, ...], NAMED_TABLES] = ()  # accepted findings, each with a reason and expiry
@@ -341,7 +360,7 @@ class Target:
     def secrets(self) -> list[str]:
         """Values that must never be shown: the DSN's password and the secret environment variables."""
         names = [*self.secret_env, self.dsn_env, *(s.api_key_env for s in self.sources if s.api_key_env),
-                 *self.backend_headers_env.values()]
+                 *self.backend_headers_env.values(), self.supabase.token_env]
         values = [self.env(name) for name in names]
         with contextlib.suppress(ConfigError):  # no DSN: nothing of it to hide
             values.append(self.resolve_dsn())

@@ -79,7 +79,8 @@ MARKERS = (
 
 # Registered with the suite when it is active, after every entry point (so the browser fixtures extend
 # pytest-playwright's): the check fixtures, the browser fixtures, the Allure evidence and the watch mode.
-_PARTS = ("scenescout_ir.fixtures", "scenescout_ir.browser_fixtures", "scenescout_ir.xdist_footprint")
+_PARTS = ("scenescout_ir.fixtures", "scenescout_ir.browser_fixtures", "scenescout_ir.xdist_footprint",
+          "scenescout_ir.provider_fixtures")
 
 
 def pytest_configure(config: pytest.Config) -> None:

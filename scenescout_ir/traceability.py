@@ -35,11 +35,6 @@ NOT_CHECKS: tuple[tuple[str, str], ...] = (
     ("ping -c 3 8.8.8.8",
      "ICMP needs raw sockets (root or a capability) and a public resolver proves nothing about the target: "
      "test_dns_resolution and the TCP/TLS layers of Scenario 1 test the way to the target itself"),
-    ("supabase functions list",
-     "a vendor command line the suite cannot assume; test_latest_job_runs reads the functions' runs from the "
-     "database (integrity.job_runs_table)"),
-    ("supabase functions logs --limit 20",
-     "a vendor command line; the ingestion log (logs) and the job runs table are read instead"),
     ("SELECT pg_terminate_backend(pid)",
      "a mitigation that ends sessions: the suite is read-only and never acts; the stuck-transaction and "
      "connection findings name the pids to end"),

@@ -94,6 +94,7 @@ class Verdict:
     warnings: list[str] = field(default_factory=list)  # the suite's own safety bounds not in force (warnings_of)
     waived: list[dict[str, Any]] = field(default_factory=list)  # findings under a waiver (waivers.py): not counted
     flaky: list[dict[str, Any]] = field(default_factory=list)  # checks that passed only on a retry (retries.py)
+    context: list[str] = field(default_factory=list)  # what the provider says (its status page): never a finding
 
     @property
     def label(self) -> str:
@@ -133,6 +134,7 @@ class Verdict:
         out = [self.headline]
         out += [f"{b['component'].upper()} NOT CHECKED: {b['reason']}" for b in self.blind]
         out += [f"WARNING: {w}" for w in self.warnings]
+        out += [f"Context: {line}" for line in self.context]
         for i, cause in enumerate(self.probable_causes):
             explains = f" (explains {len(cause['symptoms'])} other findings)" if cause["symptoms"] else ""
             head = "Probable cause" if i == 0 else "Independent cause"
@@ -203,6 +205,7 @@ class Verdict:
             "warnings": self.warnings,
             "waived": self.waived,
             "flaky": self.flaky,
+            "context": self.context,
         }
 
     def write(self, path: Path) -> None:
@@ -316,9 +319,11 @@ def assemble(
     dependencies: dict[str, tuple[str, ...]] | None = None,
 ) -> Verdict:
     from .causes import probable_causes, weigh_evidence
+    from .provider import context_of, with_context
 
     findings = weigh_evidence(findings_of(records), records)  # evidence the run's other evidence contradicts
     causes = probable_causes(findings, dependencies, passed=[r.check for r in records if r.outcome == PASSED])
+    context = context_of(records)
     counts = {k: sum(1 for r in records if r.outcome == k) for k in OUTCOMES}
     counts["skipped"] = counts[COULD_NOT_RUN] + counts[NOT_APPLICABLE]
     counts["total"] = len(records)
@@ -332,5 +337,5 @@ def assemble(
         not_applicable=[{"check": r.check, "reason": r.summary} for r in records if r.outcome == NOT_APPLICABLE],
         footprint=dict(footprint or {}), interrupted=interrupted, planned=planned,
         blind=_blind(records), warnings=warnings_of(records),
-        probable_causes=[c.to_dict() for c in causes],
+        probable_causes=[with_context(c.to_dict(), context) for c in causes], context=context,
     )

@@ -225,27 +225,49 @@ _detections: list[Path] = []  # this session's directory (set in pytest_configur
 def prove(fault: str, run: SuiteRun, flavour: str = "default", *, source: str | None = None) -> dict[str, Any]:
     """The run saw ``fault`` as fixtures/demo/drills.py EXPECTED says: its verdict, the finding that names it, and
     the probable cause first; the row goes to docs/detection-matrix.md."""
-    from fixtures.demo.drills import EXPECTED
+    from fixtures.demo.drills import EXPECTED, NOT_CHECKED, OK
 
     expected = EXPECTED[fault]
     if source:  # the fault injected for another source than the table's default one
         default = str(expected.params.get("source", "ticketmaster"))
         expected = replace(expected, check=expected.check.replace(default, source),
                            cause=expected.cause.replace(default, source))
-    name = expected.check if flavour == "default" else expected.check.split("[", 1)[0]  # its own ids elsewhere
-    found = [f for f in run.findings() if f["check"].startswith(name)]
-    assert found, f"{fault}: no finding of {expected.check}:\n{run.output}"
-    assert run.severity == expected.severity, f"{fault}: verdict {run.severity}, expected {expected.severity}"
-    causes = run.verdict.get("probable_causes") or [{}]
-    assert causes[0].get("component") == expected.cause, (
-        f"{fault}: probable cause {causes[0].get('component')!r}, expected {expected.cause!r}:\n{run.output}")
-    row = {"fault": fault, "flavour": flavour, "marker": expected.marker, "verdict": run.severity,
-           "finding": f"{found[0]['check']}: {found[0]['summary']}", "cause": expected.cause,
-           "seconds": float(run.verdict.get("duration_s", 0.0))}
+    if expected.severity in (NOT_CHECKED, OK):
+        row = _proven_without_finding(fault, expected, run, flavour)
+    else:
+        name = expected.check if flavour == expected.flavour else expected.check.split("[", 1)[0]  # its own ids
+        found = [f for f in run.findings() if f["check"].startswith(name)]
+        assert found, f"{fault}: no finding of {expected.check}:\n{run.output}"
+        assert run.severity == expected.severity, f"{fault}: verdict {run.severity}, expected {expected.severity}"
+        causes = run.verdict.get("probable_causes") or [{}]
+        assert causes[0].get("component") == expected.cause, (
+            f"{fault}: probable cause {causes[0].get('component')!r}, expected {expected.cause!r}:\n{run.output}")
+        row = {"fault": fault, "flavour": flavour, "marker": expected.marker, "verdict": run.severity,
+               "finding": f"{found[0]['check']}: {found[0]['summary']}", "cause": expected.cause,
+               "seconds": float(run.verdict.get("duration_s", 0.0))}
     here = _detections[-1] if _detections else DETECTIONS_DIR / "unconfigured"
     here.mkdir(parents=True, exist_ok=True)
     (here / f"{os.getpid()}-{time.monotonic_ns()}.json").write_text(json.dumps(row))
     return row
+
+
+def _proven_without_finding(fault: str, expected: Any, run: SuiteRun, flavour: str) -> dict[str, Any]:
+    """A fault whose verdict is no finding: NOT_CHECKED (its component blind, exit 6) or OK with the provider's
+    status page as context (never red by itself)."""
+    from fixtures.demo.drills import NOT_CHECKED
+    assert not run.findings(), f"{fault}: expected no finding:\n{run.output}"
+    if expected.severity == NOT_CHECKED:
+        blind = [b for b in run.verdict.get("blind", []) if b["component"] == expected.cause]
+        assert blind and run.exit_code == 6, f"{fault}: {expected.cause} not NOT CHECKED (exit {run.exit_code}):\n" \
+                                             f"{run.output}"
+        assert f"VERDICT: NOT CHECKED - {expected.cause}" in run.output, run.output
+        finding = f"{blind[0]['check']}: {blind[0]['reason']}"
+    else:
+        context = run.verdict.get("context") or []
+        assert run.severity == "OK" and run.exit_code == 0 and context, f"{fault}: no context:\n{run.output}"
+        finding = f"{expected.check}: context: {context[0]}"
+    return {"fault": fault, "flavour": flavour, "marker": expected.marker, "verdict": expected.severity,
+            "finding": finding, "cause": expected.cause, "seconds": float(run.verdict.get("duration_s", 0.0))}
 
 
 def render_matrix(rows: list[dict[str, Any]]) -> str:
@@ -255,7 +277,7 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
     by_fault = {}
     for row in rows:
         by_fault.setdefault((row["fault"], row["flavour"]), row)
-    default = [by_fault[(f, "default")] for f in EXPECTED if (f, "default") in by_fault]
+    default = [by_fault[(f, e.flavour)] for f, e in EXPECTED.items() if (f, e.flavour) in by_fault]
     out = [
         "# Detection matrix: every fault of the demo stack, and what the suite says about it",
         "",
@@ -266,8 +288,8 @@ def render_matrix(rows: list[dict[str, Any]]) -> str:
         "on the machine that ran the tests.",
         "",
         f"**{len(default)} of {len(FAULTS)} faults detected at their expected severity with the right probable cause"
-        + (f"; {sum(1 for k in by_fault if k[1] == 'prod')} also on the prod flavour**" if any(
-            k[1] == "prod" for k in by_fault) else "**"),
+        + (f"; {sum(1 for k in by_fault if k[1] == 'prod' and EXPECTED[k[0]].flavour != 'prod')} also on the prod "
+           f"flavour**" if any(k[1] == "prod" for k in by_fault) else "**"),
         "",
         "| fault | flavour | run | verdict | probable cause | the finding that names it | time to verdict |",
         "|---|---|---|---|---|---|---|",
@@ -300,5 +322,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     here = _detections[-1]
     rows = [json.loads(p.read_text()) for p in sorted(here.glob("*.json"))] if here.is_dir() else []
     shutil.rmtree(here, ignore_errors=True)
-    if {r["fault"] for r in rows if r["flavour"] == "default"} >= set(EXPECTED):
+    if {r["fault"] for r in rows if r["flavour"] == EXPECTED[r["fault"]].flavour} >= set(EXPECTED):
         MATRIX_FILE.write_text(render_matrix(rows))

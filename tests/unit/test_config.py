@@ -333,7 +333,7 @@ def test_a_limit_a_condition_declares_is_set_in_thresholds_and_read_by_one_acces
     ("example_days = 'soon'", "targets.x.thresholds.example_days must be a number"),
     ("example_days = -1", "targets.x.thresholds.example_days must not be negative"),
     ("example_wait_s = 'soon'", "targets.x.thresholds.example_wait_s must be a duration"),
-    ("exampel_days = 3", "unknown key 'exampel_days' (known keys: blocking_wait_s"),
+    ("exampel_days = 3", "unknown key 'exampel_days' (known keys: api_error_ratio, api_min_requests, blocking_wait_s"),
 ])
 def test_a_declared_limit_is_validated_like_the_fields(tmp_path, a_condition_with_limits, text, expected):
     with pytest.raises(ConfigError) as excinfo:
