@@ -1,5 +1,5 @@
 """Ingestion freshness on an events table of 10 million rows: the suite's query (one index probe per
-source, scenescout_ir/queries/ingestion_freshness.sql) against the playbook's `GROUP BY source` over the
+source, scenescout_ir/probes/queries/ingestion_freshness.sql) against the playbook's `GROUP BY source` over the
 whole table; with the (source, created_at) index the suite recommends, and without it. Then the suite's
 missing-index check is run against both states of the same table.
 

@@ -132,9 +132,9 @@ def verdict_overhead(runs: int = 200) -> dict[str, Any]:
     """Milliseconds that probable cause and the changes add to assembling a verdict: a run with 30 findings
     over 60 checks, each with evidence, against a healthy fingerprint."""
     sys.path.insert(0, str(ROOT))
-    from scenescout_ir import fingerprint
-    from scenescout_ir.causes import probable_causes
-    from scenescout_ir.verdict import CheckRecord, findings_of
+    from scenescout_ir.judge import fingerprint
+    from scenescout_ir.judge.causes import probable_causes
+    from scenescout_ir.judge.verdict import CheckRecord, findings_of
 
     def records(status: int, latency: float) -> list[CheckRecord]:
         out = []

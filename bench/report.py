@@ -126,7 +126,7 @@ def freshness_section(f: dict[str, Any]) -> list[str]:
         f"{f['load_s']:g} s, unique constraint and VACUUM ANALYZE {f['constraint_and_vacuum_s']:g} s, the "
         f"(source, created_at) index built in {f['index_build_s']:g} s; whole benchmark {f['total_s']:g} s. "
         f"Median of {f['runs']} runs after one warm-up round (the first round in brackets). The suite's figure is "
-        f"its query (`scenescout_ir/queries/ingestion_freshness.sql`) run once per source, all {f['sources']} "
+        f"its query (`scenescout_ir/probes/queries/ingestion_freshness.sql`) run once per source, all {f['sources']} "
         "summed; the playbook's is its `SELECT source, MAX(created_at) ... FROM events GROUP BY source`.",
         "",
         "| | playbook `GROUP BY source` | suite, 4 sources | playbook / suite |",

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun, Finding
-from scenescout_ir.rules import route_condition
-from scenescout_ir.summary import collapse_whitespace, cut
+from scenescout_ir.core.outcomes import CouldNotRun, Finding
+from scenescout_ir.core.summary import collapse_whitespace, cut
+from scenescout_ir.judge.rules import route_condition
 
 pytestmark = pytest.mark.comprehensive
 

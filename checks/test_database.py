@@ -2,7 +2,7 @@
 
 import pytest
 
-from scenescout_ir.outcomes import Blind
+from scenescout_ir.core.outcomes import Blind
 
 pytestmark = pytest.mark.emergency
 

@@ -3,11 +3,11 @@ log lines (Scenario 3), one check per configured source."""
 
 import pytest
 
-from scenescout_ir.evidence import Evidence
-from scenescout_ir.jobs import recent_job_runs, when
-from scenescout_ir.outcomes import CouldNotRun, Finding
-from scenescout_ir.plugin import suite
+from scenescout_ir.core.evidence import Evidence
+from scenescout_ir.core.outcomes import CouldNotRun, Finding
+from scenescout_ir.judge.jobs import recent_job_runs, when
 from scenescout_ir.probes.source_logs import TAIL_BYTES, SourceTail, tail_mentions
+from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.emergency
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from scenescout_ir.baseline import Baseline
-from scenescout_ir.evidence import Evidence, table_text
-from scenescout_ir.outcomes import CouldNotRun
-from scenescout_ir.plugin import suite
+from scenescout_ir.core.evidence import Evidence, table_text
+from scenescout_ir.core.outcomes import CouldNotRun
+from scenescout_ir.judge.baseline import Baseline
 from scenescout_ir.probes.db import TableCounts
+from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.comprehensive
 

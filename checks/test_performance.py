@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun
-from scenescout_ir.performance import (
+from scenescout_ir.core.outcomes import CouldNotRun
+from scenescout_ir.judge.performance import (
     CounterSnapshots,
     blocking_chains,
     check_response_times,
@@ -24,9 +24,9 @@ from scenescout_ir.performance import (
     plural,
     statements_view,
 )
-from scenescout_ir.plugin import suite
 from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
 from scenescout_ir.probes.web_vitals import largest_contentful_paint
+from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.performance
 

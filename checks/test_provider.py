@@ -1,15 +1,15 @@
 """The hosting provider (a Supabase project): is it us or the provider, and which edge function fails with what.
 
 Each check asks the project's Management API (read-only, bounded, started with the session's other probes;
-scenescout_ir/probes/supabase.py) and judges the answer with scenescout_ir/provider.py. A token the API refuses
+scenescout_ir/probes/supabase.py) and judges the answer with scenescout_ir/judge/provider.py. A token the API refuses
 makes the component ``supabase`` NOT CHECKED (exit 6); the API's own 429 or 5xx makes these checks "could not
 run"; no project or no token configured makes them "not applicable" with the key to set.
 """
 
 import pytest
 
-from scenescout_ir import provider
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.core.outcomes import Finding
+from scenescout_ir.judge import provider
 
 
 @pytest.mark.emergency

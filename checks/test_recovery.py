@@ -12,10 +12,10 @@ from datetime import datetime
 
 import pytest
 
-from scenescout_ir.incident import incidents_dir, open_incident_start
-from scenescout_ir.jobs import recent_job_runs, when
-from scenescout_ir.outcomes import CouldNotRun, Finding
-from scenescout_ir.plugin import suite
+from scenescout_ir.core.outcomes import CouldNotRun, Finding
+from scenescout_ir.incident.log import incidents_dir, open_incident_start
+from scenescout_ir.judge.jobs import recent_job_runs, when
+from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.comprehensive
 

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun, Finding
-from scenescout_ir.rules import (
+from scenescout_ir.core.outcomes import CouldNotRun, Finding
+from scenescout_ir.judge.rules import (
     check_response_time,
     check_slow,
     health_answer_problem,

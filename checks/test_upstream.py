@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.core.outcomes import Finding
+from scenescout_ir.judge.rules import health_answer_problem, unhealthy_fields
 from scenescout_ir.probes.http import upstream_request
-from scenescout_ir.rules import health_answer_problem, unhealthy_fields
 
 pytestmark = pytest.mark.comprehensive
 

@@ -6,7 +6,7 @@ reads `supabase functions logs ingest_<source>` the way the playbook does, from 
 
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.core.outcomes import CouldNotRun
 
 pytestmark = pytest.mark.comprehensive
 

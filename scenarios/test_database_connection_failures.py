@@ -5,7 +5,7 @@ Deep-dive after the emergency verdict names the database: `pytest scenarios/test
 
 import pytest
 
-from scenescout_ir.outcomes import Blind
+from scenescout_ir.core.outcomes import Blind
 
 pytestmark = pytest.mark.comprehensive
 

@@ -22,10 +22,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import incident, notify, postmortem, report
-from .config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, load_target
-from .outcomes import ConfigError
-from .redact import Redactor
+from scenescout_ir.core.config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, load_target
+from scenescout_ir.core.outcomes import ConfigError
+from scenescout_ir.core.redact import Redactor
+from scenescout_ir.incident import log as incident
+from scenescout_ir.incident import notify, postmortem
+from scenescout_ir.reporting import report
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _merge(args: argparse.Namespace, root: Path) -> int:
-    from . import merge
+    from scenescout_ir.reporting import merge
 
     allure = report.allure_command(root) if args.html else None
     _, code, lines = merge.merge(args.dirs, (args.output or root / merge.MERGED_DIR).absolute(),
@@ -205,7 +207,7 @@ def _report(args: argparse.Namespace, root: Path) -> int:
 
 
 def _traceability(args: argparse.Namespace) -> int:
-    from . import traceability
+    from scenescout_ir.playbook import traceability
 
     try:
         checks = traceability.collect()

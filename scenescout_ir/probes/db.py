@@ -31,11 +31,11 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ..config import Timeouts
-from ..evidence import Evidence, table_text
-from ..outcomes import Blind, ConfigError, CouldNotRun
-from ..rules import classify_connect_error
-from .threads import for_main_thread
+from scenescout_ir.core.config import Timeouts
+from scenescout_ir.core.evidence import Evidence, table_text
+from scenescout_ir.core.outcomes import Blind, ConfigError, CouldNotRun
+from scenescout_ir.judge.rules import classify_connect_error
+from scenescout_ir.probes.threads import for_main_thread
 
 APPLICATION_NAME = "scenescout-ir"  # how the suite's own sessions are told apart in pg_stat_activity
 T = TypeVar("T")
@@ -115,7 +115,7 @@ class TableCounts:
 
 @cache
 def load_query(name: str) -> str:
-    return resources.files("scenescout_ir.queries").joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("scenescout_ir.probes.queries").joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
 def identifier(name: str) -> sql.Identifier:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from ..evidence import Evidence
+from scenescout_ir.core.evidence import Evidence
 
 
 @dataclass(frozen=True)

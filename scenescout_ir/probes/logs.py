@@ -18,9 +18,9 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import BinaryIO
 
-from ..evidence import Evidence
-from ..outcomes import CouldNotRun
-from ..signatures import json_record, top_signatures
+from scenescout_ir.core.evidence import Evidence
+from scenescout_ir.core.outcomes import CouldNotRun
+from scenescout_ir.core.signatures import json_record, top_signatures
 
 BLOCK = 64 * 1024
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..chart import samples_svg
-from ..config import Performance, Thresholds, Timeouts
-from ..evidence import Evidence, table_text
-from .http import HttpProbe, HttpResult
-from .threads import for_main_thread
+from scenescout_ir.core.chart import samples_svg
+from scenescout_ir.core.config import Performance, Thresholds, Timeouts
+from scenescout_ir.core.evidence import Evidence, table_text
+from scenescout_ir.probes.http import HttpProbe, HttpResult
+from scenescout_ir.probes.threads import for_main_thread
 
 READ_MARGIN_S = 2.0  # past the SEV2 line, so "over 10 s" is a measurement, not a timeout
 

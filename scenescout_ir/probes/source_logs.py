@@ -11,10 +11,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..evidence import Evidence
-from ..outcomes import CouldNotRun
-from ..signatures import json_record
-from .logs import LogLine, parse_line
+from scenescout_ir.core.evidence import Evidence
+from scenescout_ir.core.outcomes import CouldNotRun
+from scenescout_ir.core.signatures import json_record
+from scenescout_ir.probes.logs import LogLine, parse_line
 
 TAIL_BYTES = 1024 * 1024  # the tail looked at, at most
 

@@ -35,9 +35,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from ..config import Supabase, Timeouts
-from ..evidence import Evidence
-from .http import HttpProbe, HttpResult, _evidence
+from scenescout_ir.core.config import Supabase, Timeouts
+from scenescout_ir.core.evidence import Evidence
+from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence
 
 MAX_WINDOW_S = 24 * 3600  # the log endpoint's widest window
 

@@ -14,7 +14,7 @@ from typing import Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
-from ..evidence import Evidence
+from scenescout_ir.core.evidence import Evidence
 
 # Resolves with the latest LCP candidate as soon as the buffered entries are delivered; with null after
 # `boundMs` when the page reported none (nothing painted, or a browser without the entry type).

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from scenescout_ir import incident
+from scenescout_ir.incident import log as incident
 from tests.demo_support import run_suite
 
 pytestmark = pytest.mark.timeout(180)

@@ -18,7 +18,7 @@ import pytest
 from psycopg import sql
 
 from fixtures.demo.pooler import Pooler, for_stack
-from scenescout_ir import report
+from scenescout_ir.reporting import report
 from tests.demo.test_database_access import free_port, outside_targets, with_netloc
 from tests.demo_support import TEST_THRESHOLDS, run_suite, wait_for
 

@@ -15,7 +15,8 @@ import pytest
 from fixtures.demo.faults import FAULTS
 from fixtures.demo.flavours import DEFAULT
 from fixtures.demo.logs import PINO_ERROR, ingestion_line, pino_line
-from scenescout_ir import incident, report
+from scenescout_ir.incident import log as incident
+from scenescout_ir.reporting import report
 from tests.demo_support import ROOT, run_suite, targets_file
 from tests.servers import WebhookReceiver
 

@@ -181,7 +181,7 @@ def test_with_only_the_data_api_down_the_verdict_block_reads_in_lines_and_names_
     """SceneScout's real front end: the site answers, its data API (another origin) refuses. Each finding reads in
     a line or two (decoded, shortened URLs, the console's message first, no literal \\n), the probable cause is
     short, and nothing blames the site or points at test_site_reachable (issue 15)."""
-    from scenescout_ir.summary import LINE
+    from scenescout_ir.core.summary import LINE
 
     healthy_prod_stack.stop_api()
     api = urlsplit(healthy_prod_stack.info().api_url)
@@ -265,7 +265,7 @@ def test_the_prod_flavour_refuses_a_fault_it_has_no_part_for_and_status_names_it
 
 
 def test_start_with_the_prod_flavour_writes_a_targets_file_of_its_names(prod_stack, capsys):
-    from scenescout_ir.config import load_targets
+    from scenescout_ir.core.config import load_targets
 
     state_dir = prod_stack.state_dir  # start on a running stack: no restart, the same output and targets file
     assert demo_main(["--state-dir", str(state_dir), "start", "--flavour", "prod"]) == 0

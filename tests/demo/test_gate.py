@@ -174,7 +174,7 @@ def test_the_merge_of_three_jobs_gives_one_verdict_and_one_allure_report(healthy
     import subprocess
     import sys
 
-    from scenescout_ir import report
+    from scenescout_ir.reporting import report
 
     base = targets_file(workdir, healthy_stack.info().state_dir).read_text()
     dirs = []

@@ -106,7 +106,7 @@ def test_ingestion_recovery_counts_from_the_open_incidents_start(demo_stack, dem
     so no source can have recovered yet, and every one must say so)."""
     from datetime import UTC, datetime, timedelta
 
-    from scenescout_ir import incident
+    from scenescout_ir.incident import log as incident
 
     incidents = workdir / "incidents"
     log = incident.start(incidents, "drill: recovery window", now=datetime.now(UTC) + timedelta(hours=1))

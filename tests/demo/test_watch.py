@@ -5,7 +5,7 @@ import signal
 import subprocess
 import sys
 
-from scenescout_ir.watch import State, changes, strip_own_options
+from scenescout_ir.pytest_plugin.watch import State, changes, strip_own_options
 from tests.demo_support import ROOT, wait_for
 
 
@@ -60,7 +60,7 @@ def test_ctrl_c_ends_the_watch_cleanly_with_the_last_state(healthy_stack, demo_t
 
 
 def test_the_watched_command_line_is_shown_without_its_credentials(tmp_path):
-    from scenescout_ir.watch import Watch
+    from scenescout_ir.pytest_plugin.watch import Watch
 
     shown = []
     watch = Watch(["-m", "emergency", "--base-url", "https://oncall:hunter2secret@scenescout.app"], 30.0, 2, 0.0,
@@ -74,7 +74,7 @@ def test_a_blind_run_is_not_fixed(tmp_path):
     """Issue 15: watch stops on OK runs only; NOT CHECKED (a component the suite cannot see) is not fixed."""
     import json
 
-    from scenescout_ir.watch import Watch
+    from scenescout_ir.pytest_plugin.watch import Watch
 
     shown: list[str] = []
     verdict_file = tmp_path / "verdict.json"

@@ -10,9 +10,9 @@ import zipfile
 
 import pytest
 
-from scenescout_ir import incident
-from scenescout_ir.allure_mapping import categories
-from scenescout_ir.conditions import CONDITIONS
+from scenescout_ir.core.conditions import CONDITIONS
+from scenescout_ir.incident import log as incident
+from scenescout_ir.reporting.allure_mapping import categories
 
 CONFTEST = ""  # the plugin comes from its pytest11 entry point
 SECRET = "tm-live-key-7f3a9c"
@@ -30,9 +30,9 @@ CHECKS = '''
 import zipfile
 import allure
 import pytest
-from scenescout_ir.evidence import Evidence
-from scenescout_ir.outcomes import CouldNotRun, Finding
-from scenescout_ir.plugin import suite
+from scenescout_ir.core.evidence import Evidence
+from scenescout_ir.core.outcomes import CouldNotRun, Finding
+from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.emergency
 SECRET = "tm-live-key-7f3a9c"
@@ -409,7 +409,7 @@ def test_two_runs_sharing_reports_each_keep_only_their_own_results(scratch):
 def test_a_run_that_could_not_check_the_database_is_not_a_passed_verdict(scratch):
     scratch.makepyfile(test_checks='''
 import pytest
-from scenescout_ir.outcomes import Blind
+from scenescout_ir.core.outcomes import Blind
 pytestmark = pytest.mark.emergency
 
 @pytest.mark.condition("database_connection")

@@ -1,8 +1,8 @@
 """The Allure report model, without pytest's hooks: links, anchors, tables, log excerpts, the verdict's result."""
 
-from scenescout_ir.allure_mapping import log_html, playbook_url, section_anchor, table_csv, verdict_result
-from scenescout_ir.conditions import PLAYBOOK
-from scenescout_ir.verdict import PASSED, CheckRecord, assemble
+from scenescout_ir.core.conditions import PLAYBOOK
+from scenescout_ir.judge.verdict import PASSED, CheckRecord, assemble
+from scenescout_ir.reporting.allure_mapping import log_html, playbook_url, section_anchor, table_csv, verdict_result
 
 
 def test_the_playbook_link_defaults_to_the_copy_found_near_the_project(tmp_path, monkeypatch):

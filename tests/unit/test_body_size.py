@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir.config import Thresholds, Timeouts
+from scenescout_ir.core.config import Thresholds, Timeouts
+from scenescout_ir.core.redact import Redactor, printable
+from scenescout_ir.judge.rules import health_answer_problem
 from scenescout_ir.probes.http import HttpProbe, size_text
-from scenescout_ir.redact import Redactor, printable
-from scenescout_ir.rules import health_answer_problem
 from tests.demo_support import _state_dir, run_suite
 from tests.servers import Reply
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scenescout_ir.browser_fixtures import DEFAULT_CHROMIUM, artifact_dir_name
-from scenescout_ir.config import Browser, Source, Target
+from scenescout_ir.core.config import Browser, Source, Target
+from scenescout_ir.core.redact import Redactor
 from scenescout_ir.probes.browser import (
     BACKEND,
     OWN,
@@ -29,7 +29,7 @@ from scenescout_ir.probes.browser import (
     init_script,
     origin_of,
 )
-from scenescout_ir.redact import Redactor
+from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM, artifact_dir_name
 
 # --- pure parts -----------------------------------------------------------------------------------
 

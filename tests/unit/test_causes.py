@@ -2,9 +2,9 @@
 
 import pytest
 
-from scenescout_ir.causes import component_of, database_reported_up, probable_causes, weigh_evidence
-from scenescout_ir.conditions import CONDITIONS, Severity
-from scenescout_ir.verdict import CheckRecord, FindingRecord, assemble
+from scenescout_ir.core.conditions import CONDITIONS, Severity
+from scenescout_ir.judge.causes import component_of, database_reported_up, probable_causes, weigh_evidence
+from scenescout_ir.judge.verdict import CheckRecord, FindingRecord, assemble
 
 
 def finding(check, key, summary="", severity=None):

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir.config import load_target
-from scenescout_ir.outcomes import ConfigError
+from scenescout_ir.core.config import load_target
+from scenescout_ir.core.outcomes import ConfigError
 
 
 def target_from(tmp_path: Path, text: str):

@@ -7,9 +7,9 @@ from typing import get_args, get_origin
 
 import pytest
 
-from scenescout_ir.conditions import declared_limits
-from scenescout_ir.config import Source, Target, Waiver, _fields, load_target, load_targets, parse_duration
-from scenescout_ir.outcomes import ConfigError
+from scenescout_ir.core.conditions import declared_limits
+from scenescout_ir.core.config import Source, Target, Waiver, _fields, load_target, load_targets, parse_duration
+from scenescout_ir.core.outcomes import ConfigError
 
 GOOD = """
 [targets.production]
@@ -136,7 +136,7 @@ def test_a_demo_target_reads_what_its_stack_exports_when_the_variable_is_unset(t
     that is set wins, and either way the value is a secret."""
     import json
 
-    from scenescout_ir.config import load_targets
+    from scenescout_ir.core.config import load_targets
 
     stack = tmp_path / ".demo"
     stack.mkdir()
@@ -308,7 +308,7 @@ def test_paths_are_relative_to_the_stack_or_the_targets_file_and_the_demo_sees_i
 @pytest.fixture
 def a_condition_with_limits(monkeypatch):
     """A condition added to the table as a user would add one, declaring its limits."""
-    from scenescout_ir import conditions
+    from scenescout_ir.core import conditions
 
     new = conditions.Condition("example", "Minor configuration issues", conditions.Severity.SEV4, "site", "x", "y",
                                limits={"example_days": 14, "example_wait_s": 60.0})

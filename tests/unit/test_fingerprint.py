@@ -1,6 +1,6 @@
 """What changed since the last healthy run: fingerprints from the checks' evidence, and their differences."""
 
-from scenescout_ir.fingerprint import build, deploy_version, diff, fingerprint_file, load, save
+from scenescout_ir.judge.fingerprint import build, deploy_version, diff, fingerprint_file, load, save
 
 
 def http(url, status, elapsed, deploy=None):
@@ -74,7 +74,7 @@ def test_a_fingerprint_is_saved_atomically_through_the_redactor(tmp_path):
 def test_a_deploy_that_changed_its_front_end_is_seen_from_what_the_site_sends(stand_in_site):
     """A vite build's hashed assets and a version header, as a real front end sends them, through the HTTP
     probe's own evidence: the next run's fingerprint says the front end changed."""
-    from scenescout_ir.config import Thresholds, Timeouts
+    from scenescout_ir.core.config import Thresholds, Timeouts
     from scenescout_ir.probes.http import HttpProbe
     from tests.servers import Reply
 
@@ -97,7 +97,7 @@ def test_a_deploy_that_changed_its_front_end_is_seen_from_what_the_site_sends(st
 
 
 def test_a_log_the_healthy_run_did_not_read_has_nothing_new_and_a_partial_healthy_run_forgets_nothing():
-    from scenescout_ir.fingerprint import merge
+    from scenescout_ir.judge.fingerprint import merge
 
     clean = build([{"check": "l", "evidence": [{"kind": "log", "title": "errors in app.log", "text": "",
                                                "data": {"file": "app.log", "signatures": []}}]}], "t0")

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir import gate, incident, merge, waivers
-from scenescout_ir.config import Waiver, load_targets
-from scenescout_ir.outcomes import ConfigError
-from scenescout_ir.verdict import FAILED, PASSED, CheckRecord
+from scenescout_ir.core.config import Waiver, load_targets
+from scenescout_ir.core.outcomes import ConfigError
+from scenescout_ir.incident import log as incident
+from scenescout_ir.judge.verdict import FAILED, PASSED, CheckRecord
+from scenescout_ir.pytest_plugin import gate, waivers
+from scenescout_ir.reporting import merge
 from tests.demo_support import ROOT, wait_for
 from tests.servers import SilentServer
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir.browser_fixtures import DEFAULT_CHROMIUM
-from scenescout_ir.config import Browser, Thresholds, Timeouts, load_targets
-from scenescout_ir.fixtures import Site
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.core.config import Browser, Thresholds, Timeouts, load_targets
+from scenescout_ir.core.outcomes import Finding
+from scenescout_ir.judge.rules import check_response_time, check_slow, health_answer_problem
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
 from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence, join_url, short_url
-from scenescout_ir.rules import check_response_time, check_slow, health_answer_problem
+from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM
+from scenescout_ir.pytest_plugin.fixtures import Site
 from tests.demo_support import _state_dir, run_suite
 from tests.servers import Reply
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir import incident, postmortem, report
-from scenescout_ir.redact import Redactor
+from scenescout_ir.core.redact import Redactor
+from scenescout_ir.incident import log as incident
+from scenescout_ir.incident import postmortem
+from scenescout_ir.reporting import report
 
 T0 = datetime(2026, 3, 14, 2, 10, 5, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir import incident
+from scenescout_ir.incident import log as incident
 from tests.demo_support import ROOT, wait_for
 from tests.servers import SilentServer
 

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scenescout_ir.config import load_targets
-from scenescout_ir.outcomes import ConfigError, CouldNotRun
+from scenescout_ir.core.config import load_targets
+from scenescout_ir.core.outcomes import ConfigError, CouldNotRun
 from scenescout_ir.probes.logs import LogReader, parse_line
 from tests.demo_support import _state_dir, run_suite
 

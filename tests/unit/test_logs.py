@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.core.outcomes import CouldNotRun
 from scenescout_ir.probes.logs import LogReader, parse_line
 
 NOW = time.time()

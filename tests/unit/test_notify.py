@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from scenescout_ir import incident, notify
-from scenescout_ir.redact import Redactor
+from scenescout_ir.core.redact import Redactor
+from scenescout_ir.incident import log as incident
+from scenescout_ir.incident import notify
 from tests.servers import WebhookReceiver
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
 

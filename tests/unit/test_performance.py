@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from scenescout_ir.chart import samples_svg
-from scenescout_ir.config import Performance, Thresholds, Timeouts
-from scenescout_ir.outcomes import Blind, CouldNotRun, Finding
-from scenescout_ir.performance import (
+from scenescout_ir.core.chart import samples_svg
+from scenescout_ir.core.config import Performance, Thresholds, Timeouts
+from scenescout_ir.core.outcomes import Blind, CouldNotRun, Finding
+from scenescout_ir.judge.performance import (
     CounterSnapshots,
     blocking_chains,
     check_response_times,

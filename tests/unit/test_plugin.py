@@ -16,7 +16,7 @@ b = { max_age = "1m" }
 """
 CHECKS = '''
 import pytest
-from scenescout_ir.outcomes import CouldNotRun, Finding
+from scenescout_ir.core.outcomes import CouldNotRun, Finding
 
 pytestmark = pytest.mark.emergency
 
@@ -144,7 +144,7 @@ def test_typo():
 def test_a_failing_check_without_a_condition_is_still_a_finding(scratch):
     scratch.makepyfile(test_checks="""
 import pytest
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.core.outcomes import Finding
 pytestmark = pytest.mark.emergency
 def test_unmarked():
     assert False, "the widget is down"
@@ -171,7 +171,7 @@ def test_fine():
 BUDGETED = '''
 import time
 import pytest
-from scenescout_ir.plugin import suite
+from scenescout_ir.pytest_plugin.plugin import suite
 
 @pytest.mark.emergency
 @pytest.mark.condition("memory")
@@ -300,7 +300,7 @@ def test_xdist_workers_carry_the_database_not_checked_to_the_exit_code(scratch, 
 
 SELF_TESTS = '''
 import pytest
-from scenescout_ir.outcomes import CouldNotRun
+from scenescout_ir.core.outcomes import CouldNotRun
 
 @pytest.fixture
 def reader():

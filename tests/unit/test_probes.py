@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from scenescout_ir.config import Timeouts
-from scenescout_ir.outcomes import Blind, CouldNotRun
+from scenescout_ir.core.config import Timeouts
+from scenescout_ir.core.outcomes import Blind, CouldNotRun
 from scenescout_ir.probes.db import Database
 from scenescout_ir.probes.http import HttpProbe
 
@@ -133,7 +133,7 @@ def test_dependent_queries_of_a_blind_database_say_it_was_not_checked():
 
 
 def test_the_upstream_request_carries_the_key_from_the_environment_as_parameter_or_header(monkeypatch):
-    from scenescout_ir.config import Source
+    from scenescout_ir.core.config import Source
     from scenescout_ir.probes.http import upstream_request
 
     monkeypatch.setenv("TM_KEY", " tm-1 ")

@@ -1,4 +1,4 @@
-"""The Supabase provider layer: the judgement (scenescout_ir/provider.py) on answers shaped as Supabase documents
+"""The Supabase provider layer: the judgement (scenescout_ir/judge/provider.py) on answers shaped as Supabase documents
 them, and the probe (scenescout_ir/probes/supabase.py) against the demo's stand-in served by a real HTTP server."""
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import pytest
 from werkzeug.serving import make_server
 
 from fixtures.demo import supabase_api
-from scenescout_ir import provider
-from scenescout_ir.causes import probable_causes
-from scenescout_ir.conditions import CONDITIONS
-from scenescout_ir.config import Supabase, Timeouts, load_target
-from scenescout_ir.outcomes import Blind, ConfigError, CouldNotRun
+from scenescout_ir.core.conditions import CONDITIONS
+from scenescout_ir.core.config import Supabase, Timeouts, load_target
+from scenescout_ir.core.outcomes import Blind, ConfigError, CouldNotRun
+from scenescout_ir.core.redact import Redactor
+from scenescout_ir.judge import provider
+from scenescout_ir.judge.causes import probable_causes
+from scenescout_ir.judge.verdict import CheckRecord, assemble
 from scenescout_ir.probes.http import HttpResult
 from scenescout_ir.probes.supabase import ApiAnswer, SupabaseProbe
-from scenescout_ir.redact import Redactor
-from scenescout_ir.verdict import CheckRecord, assemble
 
 FAST = Timeouts(connect_s=1.0, read_s=1.0, statement_s=1.0, dns_s=1.0)
 TOKEN = "sbp_0123456789abcdef0123456789abcdef01234567"

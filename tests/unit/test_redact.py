@@ -1,6 +1,6 @@
 """Secrets never reach a message, an attachment or a report."""
 
-from scenescout_ir.redact import Redactor, safe_dsn
+from scenescout_ir.core.redact import Redactor, safe_dsn
 
 DSN = "postgresql://oncall:S3cr%2Fet-pw@db.internal:5432/scenescout"
 

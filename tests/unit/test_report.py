@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scenescout_ir import report
+from scenescout_ir.reporting import report
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]

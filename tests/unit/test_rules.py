@@ -2,10 +2,15 @@
 
 import pytest
 
-from scenescout_ir.config import Thresholds
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.core.config import Thresholds
+from scenescout_ir.core.outcomes import Finding
+from scenescout_ir.judge.rules import (
+    check_response_time,
+    classify_connect_error,
+    diagnose_database_error,
+    unhealthy_fields,
+)
 from scenescout_ir.probes.http import HttpResult
-from scenescout_ir.rules import check_response_time, classify_connect_error, diagnose_database_error, unhealthy_fields
 
 
 @pytest.mark.parametrize(
@@ -133,7 +138,7 @@ def test_the_readmes_phase_table_names_every_phase_a_connection_failure_can_have
     phases, the fallback one, and "first query", which the database probe sets itself)."""
     from pathlib import Path
 
-    from scenescout_ir import rules
+    from scenescout_ir.judge import rules
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("| phase | examples | verdict |", 1)[1].split("\n\n", 1)[0]

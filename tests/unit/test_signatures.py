@@ -1,6 +1,6 @@
 """Error signatures: the same error with other numbers, ids and times counts as one."""
 
-from scenescout_ir.signatures import signature, top_signatures
+from scenescout_ir.core.signatures import signature, top_signatures
 
 
 def test_numbers_ids_and_timestamps_are_masked_the_words_kept():

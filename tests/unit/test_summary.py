@@ -1,4 +1,4 @@
-"""The verdict block's one-line summary of a finding (scenescout_ir/summary.py), on the texts real runs wrote.
+"""The verdict block's one-line summary of a finding (scenescout_ir/core/summary.py), on the texts real runs wrote.
 
 The inputs are verdict.json summaries of the prod demo flavour (a SPA on a PostgREST-style data API, its queries
 encoded as supabase-js sends them) with the data API answering 500 or down, and the shape SceneScout's real
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from scenescout_ir.conditions import CONDITIONS
-from scenescout_ir.summary import CAUSE, LINE, collapse_whitespace, cut, short_url, summarise
-from scenescout_ir.verdict import FAILED, CheckRecord, assemble
+from scenescout_ir.core.conditions import CONDITIONS
+from scenescout_ir.core.summary import CAUSE, LINE, collapse_whitespace, cut, short_url, summarise
+from scenescout_ir.judge.verdict import FAILED, CheckRecord, assemble
 
 # test_page_renders_events[/] of the prod flavour with api_5xx (2026-12-02)
 HOME_5XX = (

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from scenescout_ir.config import Thresholds, Timeouts, load_target
-from scenescout_ir.fixtures import Site
-from scenescout_ir.outcomes import Finding
+from scenescout_ir.core.config import Thresholds, Timeouts, load_target
+from scenescout_ir.core.outcomes import Finding
 from scenescout_ir.probes.http import HttpProbe, _evidence
+from scenescout_ir.pytest_plugin.fixtures import Site
 from tests.demo_support import _state_dir, run_suite
 
 FAST = Timeouts(connect_s=2.0, read_s=2.0, statement_s=1.0, dns_s=1.0)
@@ -238,7 +238,7 @@ def test_an_expired_certificate_is_a_sev1_finding_not_a_site_down(https_site):
 def test_the_site_checks_name_an_expired_certificate_not_an_outage(https_site):
     """The emergency checks (which do not include the certificate check) see the same: a request refused for an
     expired certificate is tls_certificate_expired (renew it), not a partial outage (restart the app)."""
-    from scenescout_ir.rules import check_slow
+    from scenescout_ir.judge.rules import check_slow
 
     site = https_site(timedelta(days=-1))
     result = probe().get(site.url + "/health")

@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-from scenescout_ir import traceability
-from scenescout_ir.playbook import commands
-from scenescout_ir.traceability import CheckInfo, problems, rows
+from scenescout_ir.playbook import traceability
+from scenescout_ir.playbook.commands import commands
+from scenescout_ir.playbook.traceability import CheckInfo, problems, rows
 
 SAMPLE = '''# Playbook
 ## Initial Response

@@ -2,8 +2,8 @@
 
 import json
 
-from scenescout_ir.conditions import CONDITIONS, Severity
-from scenescout_ir.verdict import CheckRecord, assemble, findings_of
+from scenescout_ir.core.conditions import CONDITIONS, Severity
+from scenescout_ir.judge.verdict import CheckRecord, assemble, findings_of
 
 
 def rec(check, outcome, condition, summary=""):

@@ -1,0 +1,3 @@
+"""The playbook itself (docs/playbook.md) and its traceability to the checks.
+
+May import core."""

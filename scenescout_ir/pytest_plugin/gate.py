@@ -1,0 +1,217 @@
+"""The deploy gate: waived findings and FLAKY checks in the verdict and the exit code, and many targets in
+one run (``--target production --target staging``, ``--target all``).
+
+A run of several targets starts one child pytest per target at once (each with its own verdict file and
+reports dir, ``reports/targets/<name>/``, so each keeps its run and appends its own incident-log line), prints
+each target's verdict block as it finishes, then merges them (merge.py) into ``reports/verdict.json`` with
+one combined line: the worst severity, per target. Its exit code is the merge's (merge.py ``exit_code``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from scenescout_ir.pytest_plugin import waivers
+
+if TYPE_CHECKING:
+    from scenescout_ir.judge.verdict import CheckRecord, Verdict
+    from scenescout_ir.pytest_plugin.plugin import Suite
+
+ALL = "all"
+TARGETS_DIR = "targets"  # reports/targets/<name>/: each target's own verdict file, kept runs, JUnit
+CHILD_ENV = "SCENESCOUT_GATE_CHILD"  # set in a target's child run: it never fans out again
+
+
+# --- waived findings and FLAKY checks: one verdict ------------------------------------------------------
+
+
+def before_verdict(suite: Suite) -> tuple[list[CheckRecord], dict[str, Any]]:
+    """The records the verdict counts (a waived finding is listed apart), a check failing on every attempt
+    says so, and the FLAKY checks with every attempt."""
+    from scenescout_ir.pytest_plugin import retries
+
+    records = [retries.failed_every_attempt(r, suite.attempts) for r in suite.records]
+    kept, waived = waivers.split(records, suite.target.waivers, waivers.today())
+    return kept, {"waived": waived, "flaky": retries.flaky(records, suite.attempts)}
+
+
+def after_verdict(verdict: Verdict, gated: dict[str, Any]) -> Verdict:
+    if not gated["waived"] and not gated["flaky"]:
+        return verdict
+    counts = dict(verdict.counts)
+    counts["waived"] = len(gated["waived"])
+    counts["flaky"] = len(gated["flaky"])
+    counts["total"] += len(gated["waived"])
+    return replace(verdict, waived=gated["waived"], flaky=gated["flaky"], counts=counts)
+
+
+def exit_status(suite: Suite, status: int | pytest.ExitCode) -> int | pytest.ExitCode:
+    """A FLAKY-only run exits 0, or EXIT_FLAKY when the gate asks for it (--flaky-fails, flaky_fails)."""
+    from scenescout_ir.pytest_plugin import retries
+
+    verdict = suite.verdict
+    if verdict is None or not verdict.flaky or status != 0:
+        return status
+    return retries.EXIT_FLAKY if retries.flaky_fails(suite.config, suite.target) else status
+
+
+# --- many targets in one run --------------------------------------------------------------------------
+
+
+def targets_asked(config: pytest.Config) -> list[str]:
+    """The targets named (``--target a --target b``, ``--target a,b``, $SCENESCOUT_TARGET=a,b); ``all``: every
+    target of the targets file."""
+    given = getattr(config.option, "targets_given", None) or str(config.getoption("target")).split(",")
+    names = list(dict.fromkeys(n.strip() for n in given if n.strip()))
+    if ALL in names:
+        from scenescout_ir.core.config import load_targets
+        from scenescout_ir.core.outcomes import ConfigError
+        from scenescout_ir.pytest_plugin.plugin import option_path
+
+        try:
+            names = list(load_targets(option_path(config, "targets_file")))
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    return names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """More than one target (or ``all``): one child run per target, at once, then one combined verdict."""
+    if os.environ.get(CHILD_ENV) or not hasattr(config.option, "target"):
+        return None
+    names = targets_asked(config)
+    if len(names) < 2 and ALL not in (getattr(config.option, "targets_given", None) or []):
+        if len(names) == 1:
+            config.option.target = names[0]
+        return None
+    if config.getoption("watch", default=None):
+        raise pytest.UsageError(f"--watch follows one target: run one watch per target ({', '.join(names)})")
+    return run_targets(config, names)
+
+
+_OWN = ("--target", "--verdict-file", "--junitxml", "--junit-xml", "--alluredir")
+
+
+def child_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The run's arguments without those each target gets its own of (returned apart, by option)."""
+    out: list[str] = []
+    own: dict[str, str] = {}
+    it = iter(args)
+    for arg in it:
+        flag, eq, value = arg.partition("=")
+        if flag in _OWN:
+            own[flag] = value if eq else next(it, "")
+            continue
+        out.append(arg)
+    return out, own
+
+
+def run_targets(config: pytest.Config, names: list[str]) -> int:
+    from scenescout_ir.pytest_plugin.plugin import option_path
+    from scenescout_ir.reporting import merge
+
+    reports = option_path(config, "verdict_file").parent
+    base = reports / TARGETS_DIR
+    args, own = child_args([str(a) for a in config.invocation_params.args])
+    junit = own.get("--junitxml") or own.get("--junit-xml")
+    started = time.monotonic()
+    children: dict[str, tuple[subprocess.Popen[bytes], Path, float]] = {}
+    for name in names:
+        directory = base / name
+        directory.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pytest", *args, "--target", name,
+               "--verdict-file", str(directory / "verdict.json"), "-o", f"junit_suite_name={name}"]
+        if junit:
+            cmd += ["--junitxml", str(directory / "junit.xml")]
+        if own.get("--alluredir"):
+            cmd += ["--alluredir", str(Path(own["--alluredir"]) / name)]
+        with open(directory / "output.txt", "wb") as out:
+            # a session of its own: Ctrl-C reaches it once, forwarded by this process (_forward_signals)
+            proc = subprocess.Popen(cmd, cwd=config.invocation_params.dir, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**os.environ, CHILD_ENV: "1"}, start_new_session=True)
+        children[name] = (proc, directory, time.monotonic())
+    print(f"checking {len(names)} targets at once: {', '.join(names)} (each in {base}/<target>/)", flush=True)
+    pending = dict(children)
+    restore = _forward_signals([proc for proc, _, _ in children.values()])
+    try:
+        while pending:
+            for name, (proc, directory, _) in list(pending.items()):
+                if proc.poll() is None:
+                    continue
+                del pending[name]
+                print(target_block(name, directory, proc.returncode, time.monotonic() - started), flush=True)
+            if pending:  # the first still running, briefly: the others are looked at again after it
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    next(iter(pending.values()))[0].wait(timeout=0.1)
+    finally:
+        restore()
+    merged, code, lines = merge.merge([d for _, d, _ in children.values()], base)
+    with contextlib.suppress(OSError):  # the combined verdict where a single run's would be
+        (reports / "verdict.json").write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    if junit:
+        merge_junit([d / "junit.xml" for _, d, _ in children.values()], Path(config.invocation_params.dir) / junit)
+    print("\n".join(lines[-2:-1] + [f"{lines[-1]}; {time.monotonic() - started:.1f} s"]))
+    return code
+
+
+def _forward_signals(procs: list[subprocess.Popen[bytes]]) -> Any:
+    """Ctrl-C or SIGTERM (a cancelled CI job) stops every target's run the way it stops one: each ends
+    INTERRUPTED with its own verdict, and the merge still runs (exit 2: not verified)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def forward(signum: int, frame: Any) -> None:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+
+def target_block(name: str, directory: Path, returncode: int, elapsed: float) -> str:
+    """A target's verdict block from its run's output, under a line naming the target."""
+    try:
+        text = (directory / "output.txt").read_text(errors="replace")
+    except OSError:
+        text = ""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip("= ") == "verdict"), None)
+    if start is None:  # no verdict: a usage error, a crash, stopped before it began; its last lines say why
+        block = [*lines[-5:], f"no verdict from this target's run (its output: {directory / 'output.txt'})"]
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("=" * 5)), len(lines))
+        block = lines[start + 1:end]
+    head = f" target {name}: exit {returncode}, {elapsed:.1f} s "
+    return "\n".join([f"{head:=^80}", *block])
+
+
+def merge_junit(files: list[Path], output: Path) -> None:
+    """One JUnit file: every target's test suite (named after the target) under one <testsuites>."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites")
+    for path in files:
+        try:
+            tree = ET.parse(path)
+        except (OSError, ET.ParseError):
+            continue
+        element = tree.getroot()
+        suites = [element] if element.tag == "testsuite" else list(element)
+        root.extend(suites)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(output, encoding="utf-8", xml_declaration=True)
