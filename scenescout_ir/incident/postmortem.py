@@ -90,11 +90,40 @@ def _runs_before(incident: Incident, reports_dir: Path | None, start: datetime, 
     return list(reversed(streak))
 
 
+@dataclass
+class _Facts:
+    """What every section of the draft reads: the incident, its runs (and the failing streak before it), the
+    milestones derived from them."""
+
+    incident: Incident
+    start: datetime | None
+    resolved_at: datetime | None
+    runs: list[Run]  # while the incident was open
+    before: list[Run]  # the streak before the start
+    failing: list[Run]
+    worst: str | None
+    first_failing: datetime | None
+    detected: datetime | None
+    first_mitigation: datetime | None
+    verified_at: datetime | None
+
+    @property
+    def everything(self) -> list[Run]:
+        return self.before + self.runs
+
+
 def draft(incident: Incident, *, reports_dir: Path | None = None, output: Path | None = None) -> str:
     """The Markdown draft of the review (the caller redacts and writes it)."""
+    facts = _facts(incident, reports_dir, output)
+    seen = _findings_seen(facts.everything)
+    lines = _overview(facts) + _timeline(facts) + _severity_history(facts) + _findings(seen)
+    lines += _root_cause_and_actions(facts, seen) + _incident_log(incident)
+    return "\n".join(lines)
+
+
+def _facts(incident: Incident, reports_dir: Path | None, output: Path | None) -> _Facts:
     out_dir = (output or incident.path).parent
     start = incident.started_at()
-    resolved = incident.resolved
     runs = [_run_from_entry(e, incident.path.parent) for e in incident.runs()]
     for run in runs:
         if run.report:
@@ -103,108 +132,134 @@ def draft(incident: Incident, *, reports_dir: Path | None = None, output: Path |
     before = _runs_before(incident, reports_dir, start, target) if start else []
     for run in before:
         run.report = _link(Path(run.report or ""), out_dir)
-    everything = before + runs
-    failing = [r for r in everything if r.failing]
-    worst = min((r.severity for r in failing), default=None, key=lambda s: Severity[s].value)
+    failing = [r for r in before + runs if r.failing]
     mitigations = incident.of_kind("mitigation")
-    notifications = incident.of_kind("notified")
+    first_failing = failing[0].at if failing else None
+    last_failure = failing[-1] if failing else None
+    verified = next((r for r in runs if r.severity == "OK" and last_failure and r.at > last_failure.at), None)
+    return _Facts(
+        incident, start, incident.resolved.at if incident.resolved else None, runs, before, failing,
+        worst=min((r.severity for r in failing), default=None, key=lambda s: Severity[s].value),
+        first_failing=first_failing,
+        detected=min((t for t in (first_failing, start) if t is not None), default=None),
+        first_mitigation=mitigations[0].at if mitigations else None,
+        verified_at=verified.at if verified else None,
+    )
 
-    lines = [f"# Post-incident review: {incident.description}", ""]
-    lines += [
-        f"Draft generated {stamp(datetime.now().astimezone())} from `{incident.path.name}` and the runs it links "
+
+def _overview(f: _Facts) -> list[str]:
+    return [
+        f"# Post-incident review: {f.incident.description}", "",
+        f"Draft generated {stamp(datetime.now().astimezone())} from `{f.incident.path.name}` and the runs it links "
         "to. Times are UTC. Fill in the parts marked _to do_ in the review (within 24 hours).", "",
         "| | |", "|---|---|",
-        f"| Status | {'resolved' if resolved else '**still open**'} |",
-        f"| Worst severity seen | {_sev(worst)} |",
-        f"| Started (declared) | {_t(start)} |",
-        f"| Resolved | {_t(resolved.at if resolved else None)} |",
-        f"| Duration | {_d(start, resolved.at if resolved else None)} |",
-        f"| Runs of the suite | {len(runs)} while open" + (f", {len(before)} before it was declared" if before else "")
-        + " |",
+        f"| Status | {'resolved' if f.resolved_at else '**still open**'} |",
+        f"| Worst severity seen | {_sev(f.worst)} |",
+        f"| Started (declared) | {_t(f.start)} |",
+        f"| Resolved | {_t(f.resolved_at)} |",
+        f"| Duration | {_d(f.start, f.resolved_at)} |",
+        f"| Runs of the suite | {len(f.runs)} while open"
+        + (f", {len(f.before)} before it was declared" if f.before else "") + " |",
         "",
     ]
 
-    # --- timeline analysis ------------------------------------------------------------------------
-    first_failing = failing[0].at if failing else None
-    detected = min((t for t in (first_failing, start) if t is not None), default=None)
-    first_mitigation = mitigations[0].at if mitigations else None
-    last_failure = failing[-1] if failing else None
-    verified = next((r for r in runs if r.severity == "OK" and last_failure and r.at > last_failure.at), None)
-    lines += ["## 1. Timeline analysis", ""]
+
+def _timeline(f: _Facts) -> list[str]:
+    """1. Timeline analysis: the milestones, the durations between them, the communication timeline."""
+    notifications = f.incident.of_kind("notified")
+    lines = ["## 1. Timeline analysis", ""]
     lines += ["| Milestone | Time (UTC) | Since detection | Since start |", "|---|---|---|---|"]
-    first_notice = notifications[0].at if notifications else None
     milestones = [
-        ("First run of the suite that found a problem", first_failing),
-        ("Incident declared (INCIDENT START)", start),
-        ("First notification sent", first_notice),
-        ("Response: first mitigation attempted", first_mitigation),
-        ("Fix verified: first all-OK run after the last failing one", verified.at if verified else None),
-        ("Resolved (INCIDENT RESOLVED)", resolved.at if resolved else None),
+        ("First run of the suite that found a problem", f.first_failing),
+        ("Incident declared (INCIDENT START)", f.start),
+        ("First notification sent", notifications[0].at if notifications else None),
+        ("Response: first mitigation attempted", f.first_mitigation),
+        ("Fix verified: first all-OK run after the last failing one", f.verified_at),
+        ("Resolved (INCIDENT RESOLVED)", f.resolved_at),
     ]
     for name, at in sorted(milestones, key=lambda m: m[1] or datetime.max.replace(tzinfo=UTC)):
-        lines.append(f"| {name} | {_t(at)} | {_d(detected, at)} | {_d(start, at)} |")
+        lines.append(f"| {name} | {_t(at)} | {_d(f.detected, at)} | {_d(f.start, at)} |")
     lines.append("")
-    lines += ["Durations:", ""]
-    if first_failing is not None and start is not None and first_failing < start:
-        lines.append(f"- **Detection time:** the suite saw the problem {_d(first_failing, start)} before the "
+    return lines + _durations(f) + _communication(f.incident, notifications)
+
+
+def _durations(f: _Facts) -> list[str]:
+    lines = ["Durations:", ""]
+    if f.first_failing is not None and f.start is not None and f.first_failing < f.start:
+        lines.append(f"- **Detection time:** the suite saw the problem {_d(f.first_failing, f.start)} before the "
                      "incident was declared (first failing run to INCIDENT START)")
-    elif start is not None:
+    elif f.start is not None:
         lines.append("- **Detection time:** declared before any kept run of the suite saw a problem (by a person "
-                     "or another alert)" + (f"; the first failing run came {_d(start, first_failing)} later"
-                                            if first_failing else ""))
-    lines.append(f"- **Response time** (start to first mitigation): {_d(start, first_mitigation)}")
-    if worst:
-        target_delta = RESPONSE_TARGET[worst]
-        took = first_mitigation - detected if first_mitigation and detected else None
+                     "or another alert)" + (f"; the first failing run came {_d(f.start, f.first_failing)} later"
+                                            if f.first_failing else ""))
+    lines.append(f"- **Response time** (start to first mitigation): {_d(f.start, f.first_mitigation)}")
+    if f.worst:
+        target_delta = RESPONSE_TARGET[f.worst]
+        took = f.first_mitigation - f.detected if f.first_mitigation and f.detected else None
         verdict_word = ("not measurable: no mitigation was logged" if took is None else
                         "within the target" if took <= target_delta else "**over the target**")
-        lines.append(f"  - {worst} asks for a response within {Severity[worst].response.lower()}: "
+        lines.append(f"  - {f.worst} asks for a response within {Severity[f.worst].response.lower()}: "
                      f"detection to first mitigation took {_dd(took)}, {verdict_word}")
-    lines.append(f"- **Resolution time** (start to resolved): {_d(start, resolved.at if resolved else None)}; "
-                 f"detection to resolved: {_d(detected, resolved.at if resolved else None)}")
+    lines.append(f"- **Resolution time** (start to resolved): {_d(f.start, f.resolved_at)}; "
+                 f"detection to resolved: {_d(f.detected, f.resolved_at)}")
     lines.append(f"- **Time to verify the fix** (first mitigation to the first all-OK run): "
-                 f"{_d(first_mitigation, verified.at if verified else None)}")
+                 f"{_d(f.first_mitigation, f.verified_at)}")
     lines.append("")
-    lines += ["Communication timeline:", ""]
+    return lines
+
+
+def _communication(incident: Incident, notifications: list[Any]) -> list[str]:
+    lines = ["Communication timeline:", ""]
     comm = [(e.at, f"Notification sent: {e.text}") for e in notifications]
-    comm += [(e.at, f"Mitigation attempted: {e.text}") for e in mitigations]
+    comm += [(e.at, f"Mitigation attempted: {e.text}") for e in incident.of_kind("mitigation")]
     comm += [(e.at, e.text) for e in incident.of_kind("note")]
+    start = incident.started_at()
     if start:
         comm.append((start, f"INCIDENT START - {incident.description}"))
-    if resolved:
-        comm.append((resolved.at, "INCIDENT RESOLVED"))
+    if incident.resolved:
+        comm.append((incident.resolved.at, "INCIDENT RESOLVED"))
     for at, text in sorted(comm, key=lambda x: x[0]):
         lines.append(f"- {_t(at)} {text}")
     if not notifications:
         lines.append("- _No notification was logged (set SCENESCOUT_SLACK_WEBHOOK to have SEV1/SEV2 runs "
                      "post one); add the updates sent by other means._")
     lines.append("")
+    return lines
 
-    # --- severity history --------------------------------------------------------------------------
-    lines += ["## Severity history", "", "| Run started (UTC) | Verdict | Checks | Findings | Report |",
-              "|---|---|---|---|---|"]
-    for run in everything:
+
+def _severity_history(f: _Facts) -> list[str]:
+    """Every run, before the start and while open: its verdict, counts, findings and report."""
+    lines = ["## Severity history", "", "| Run started (UTC) | Verdict | Checks | Findings | Report |",
+             "|---|---|---|---|---|"]
+    for run in f.everything:
         counts = run.verdict.get("counts", {})
         checks = (f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
                   f"{counts.get('could_not_run', 0)} could not run") if counts else "(verdict not kept)"
-        found = "; ".join(f"{f['severity']} {f['condition']} ({f['check']})" for f in run.findings()) or (
+        found = "; ".join(f"{x['severity']} {x['condition']} ({x['check']})" for x in run.findings()) or (
             "; ".join(run.lines) if run.lines else "-")
         link = (f"[report]({run.report})" if run.rendered else f"{run.report} (not rendered: `make report`)") \
             if run.report else "-"
         when = _t(run.at) + (" (before the start)" if run.before_start else "")
         lines.append(f"| {when} | {_sev(run.severity)} | {checks} | {_cell(found)} | {link} |")
-    if not everything:
+    if not f.everything:
         lines.append("| - | no run of the suite was recorded while the incident was open | | | |")
     lines.append("")
+    return lines
 
-    # --- findings ------------------------------------------------------------------------------------
-    lines += ["## Findings", ""]
+
+def _findings_seen(everything: list[Run]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each (condition, check) found: its last finding, the first and last run that saw it, how many did."""
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for run in everything:
         for f in run.findings():
             key = (f["condition_key"], f["check"])
             entry = seen.setdefault(key, {"f": f, "first": run.at, "last": run.at, "runs": 0})
             entry["last"], entry["runs"], entry["f"] = run.at, entry["runs"] + 1, f
+    return seen
+
+
+def _findings(seen: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    lines = ["## Findings", ""]
     if not seen:
         lines.append("_No finding was recorded by the suite._")
     for (_, check), entry in sorted(seen.items(), key=lambda kv: (kv[1]["f"]["severity"], kv[1]["first"])):
@@ -216,18 +271,21 @@ def draft(incident: Incident, *, reports_dir: Path | None = None, output: Path |
             f"- Playbook next step ({f['section']}): {f['next_step']}",
             "",
         ]
+    return lines
 
-    # --- root cause and action items ----------------------------------------------------------------
-    block = incident.resolution()
-    lines += ["## 2. Root cause analysis", ""]
+
+def _root_cause_and_actions(f: _Facts, seen: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """2. Root cause analysis and 3. Action items: what the resolution block says, the rest left to do."""
+    block = f.incident.resolution()
+    lines = ["## 2. Root cause analysis", ""]
     lines.append(f"- **Technical root cause:** {block.get('Root Cause') or '_to do_'}")
     lines.append(f"- **Resolution:** {block.get('Resolution') or '_to do (the incident is not resolved)_'}")
     lines.append(f"- **Impact:** {block.get('Impact') or '_to do_'}")
     lines.append("- **Contributing factors:** _to do_")
     hint = ""
-    if before:
-        healthy = [r for r in before if not r.failing]
-        hint = (f" The suite found the problem {_d(first_failing, start)} before the incident was declared"
+    if f.before:
+        healthy = [r for r in f.before if not r.failing]
+        hint = (f" The suite found the problem {_d(f.first_failing, f.start)} before the incident was declared"
                 + (f"; the last healthy run was at {_t(healthy[-1].at)}." if healthy else "."))
     lines.append(f"- **Why it wasn't caught earlier:** _to do_.{hint}")
     lines.append("")
@@ -238,13 +296,15 @@ def draft(incident: Incident, *, reports_dir: Path | None = None, output: Path |
     if seen:
         lines.append("- Playbook next steps for the conditions found (to consider):")
         for key in dict.fromkeys(e["f"]["condition_key"] for e in seen.values()):
-            f = next(e["f"] for e in seen.values() if e["f"]["condition_key"] == key)
-            lines.append(f"  - {f['condition']}: {f['next_step']}")
+            finding = next(e["f"] for e in seen.values() if e["f"]["condition_key"] == key)
+            lines.append(f"  - {finding['condition']}: {finding['next_step']}")
     lines.append("")
+    return lines
 
-    lines += ["## Incident log", "", "```", incident.path.read_text(encoding="utf-8", errors="replace").rstrip(),
-              "```", ""]
-    return "\n".join(lines)
+
+def _incident_log(incident: Incident) -> list[str]:
+    return ["## Incident log", "", "```", incident.path.read_text(encoding="utf-8", errors="replace").rstrip(),
+            "```", ""]
 
 
 def _link(path: Path, out_dir: Path) -> str:

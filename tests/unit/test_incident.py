@@ -301,3 +301,35 @@ def test_a_run_with_a_finding_and_a_blind_component_logs_both():
     lines = incident.run_lines(verdict, report=None)
     assert "VERDICT: SEV3" in lines[0]
     assert lines[1].endswith('DATABASE NOT CHECKED: password authentication failed for user "oncall"')
+
+
+# --- the draft, byte for byte (issue 16: draft split into one function per section) -------------------------
+
+GOLDEN_DRAFT = Path(__file__).with_name("postmortem_draft.golden.md")
+
+
+def _reviewed_incident(tmp_path: Path) -> str:
+    """A resolved incident with every section filled: a streak before the start (healthy, NOT CHECKED, failing),
+    three runs while open, a notification, a mitigation and a resolution; the draft without its generation time."""
+    incidents, reports_dir = tmp_path / "incidents", tmp_path / "reports"
+    db_finding = VERDICT["findings"][0]
+    _kept_run(reports_dir, _verdict("OK", at(-30)))
+    _kept_run(reports_dir, {**_verdict("NOT CHECKED", at(-20)), "blind": BLIND})
+    _kept_run(reports_dir, _verdict("SEV2", at(-4), [db_finding]))
+    path = incident.start(incidents, "logins fail | for some", now=T0)
+    for minutes, severity, findings in ((1, "SEV2", [db_finding]), (20, "SEV1", [db_finding]), (31, "OK", [])):
+        verdict = _verdict(severity, at(minutes), findings)
+        link = os.path.relpath(reports_dir / "runs" / _kept_run(reports_dir, verdict) / "report.html", incidents)
+        when = at(minutes) + timedelta(seconds=5)
+        incident.append_event(incidents, incident.run_lines(verdict, report=link), now=when)
+    incident.append_event(incidents, [f"{incident.NOTIFIED}SEV2 to hooks.example answered 200"], now=at(1.2))
+    incident.note(incidents, "restarted pgbouncer", now=at(12))
+    incident.resolve(incidents, resolution="pgbouncer restarted", root_cause="pool exhausted", impact="30 min",
+                     next_steps="alert on pool saturation", now=at(35))
+    text = postmortem.draft(incident.parse(path), reports_dir=reports_dir)
+    open_text = postmortem.draft(incident.parse(incident.start(tmp_path / "open", "maps blank", now=T0)))
+    return "\n".join(line for line in (text + "\n" + open_text).splitlines() if not line.startswith("Draft generated"))
+
+
+def test_the_draft_is_byte_for_byte_the_one_before_the_split(tmp_path):
+    assert _reviewed_incident(tmp_path) == GOLDEN_DRAFT.read_text(encoding="utf-8")
