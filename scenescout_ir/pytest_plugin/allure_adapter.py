@@ -122,7 +122,7 @@ def _scrub_file(path: Path, redact: Redact) -> bytes:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Take allure-pytest's --alluredir before its own pytest_configure reads it."""
-    from scenescout_ir.pytest_plugin.plugin import active
+    from scenescout_ir.pytest_plugin.options import active
 
     if not hasattr(config.option, "allure_report_dir"):
         return  # allure-pytest disabled (-p no:allure_pytest)
@@ -147,7 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _reports_dir(config: pytest.Config, root: Path) -> Path:
-    from scenescout_ir.pytest_plugin.plugin import option_path
+    from scenescout_ir.pytest_plugin.options import option_path
 
     return option_path(config, "verdict_file").parent
 

@@ -156,7 +156,7 @@ def smoke_browser(
         raise CouldNotRun(f"Chromium ({executable}) did not start: {str(exc).strip().splitlines()[0]}") from None
     from scenescout_ir.pytest_plugin.budget import BROWSER_RESERVE_S
 
-    suite(pytestconfig).budget_reserve_s += BROWSER_RESERVE_S  # its closing comes out of the run's budget too
+    suite(pytestconfig).clock.reserve_s += BROWSER_RESERVE_S  # its closing comes out of the run's budget too
     yield browser
     browser.close()
 
@@ -164,7 +164,7 @@ def smoke_browser(
 @pytest.fixture(scope="session")
 def browser_session(pytestconfig: pytest.Config) -> BrowserSession:
     session = BrowserSession()
-    suite(pytestconfig).probes.append(session)  # its requests count in the run's footprint
+    suite(pytestconfig).footprint.probes.append(session)  # its requests count in the run's footprint
     return session
 
 

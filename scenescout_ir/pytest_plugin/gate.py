@@ -76,7 +76,7 @@ def targets_asked(config: pytest.Config) -> list[str]:
     if ALL in names:
         from scenescout_ir.core.config import load_targets
         from scenescout_ir.core.outcomes import ConfigError
-        from scenescout_ir.pytest_plugin.plugin import option_path
+        from scenescout_ir.pytest_plugin.options import option_path
 
         try:
             names = list(load_targets(option_path(config, "targets_file")))
@@ -118,7 +118,7 @@ def child_args(args: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def run_targets(config: pytest.Config, names: list[str]) -> int:
-    from scenescout_ir.pytest_plugin.plugin import option_path
+    from scenescout_ir.pytest_plugin.options import option_path
     from scenescout_ir.reporting import merge
 
     reports = option_path(config, "verdict_file").parent

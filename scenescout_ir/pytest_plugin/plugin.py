@@ -8,34 +8,30 @@ same verdict from what its workers report.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Generator
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scenescout_ir.core.conditions import CONDITIONS, UNCLASSIFIED
-from scenescout_ir.core.config import DEFAULT_TARGET, DEFAULT_TARGETS_FILE, Target, load_target
+from scenescout_ir.core.conditions import CONDITIONS
+from scenescout_ir.core.config import DEFAULT_TARGETS_FILE, Target, load_target
 from scenescout_ir.core.evidence import EvidenceLog
-from scenescout_ir.core.outcomes import Blind, ConfigError, CouldNotRun, Finding
+from scenescout_ir.core.outcomes import ConfigError, CouldNotRun
 from scenescout_ir.core.redact import Redactor, safe_dsn
-from scenescout_ir.judge.verdict import (
-    BROKEN,
-    COULD_NOT_RUN,
-    FAILED,
-    NOT_APPLICABLE,
-    PASSED,
-    CheckRecord,
-    Verdict,
-    assemble,
-)
+from scenescout_ir.judge.verdict import FAILED, CheckRecord, Verdict
 from scenescout_ir.pytest_plugin import waivers
+from scenescout_ir.pytest_plugin.budget import RunClock, run_budget
+from scenescout_ir.pytest_plugin.check_record import finding_text, record_of, scrub
+from scenescout_ir.pytest_plugin.footprint import WORKER_KEY, Footprint
 from scenescout_ir.pytest_plugin.interrupt import StopPoints
+from scenescout_ir.pytest_plugin.options import DEFAULT_VERDICT_FILE, active, add_options, option_path
+from scenescout_ir.pytest_plugin.terminal import show_verdict
+from scenescout_ir.pytest_plugin.verdict_writer import write_verdict
+
+__all__ = ["DEFAULT_VERDICT_FILE", "RECORD_KEY", "Suite", "active", "is_check", "option_path", "suite"]
 
 # Registered with this module, early enough for their options (the pytest11 entry point loads this one).
 pytest_plugins = (
@@ -46,19 +42,6 @@ pytest_plugins = (
 
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
 RECORD_KEY = "scenescout_ir.check"
-DEFAULT_VERDICT_FILE = "reports/verdict.json"
-BUDGET_SPENT = "run budget"  # "could not run: run budget of 15 s spent": a check cut short
-_FOUND = (AssertionError, pytest.fail.Exception)  # a check that says it found a problem
-
-_OPTIONS = (
-    ("--target", "SCENESCOUT_TARGET", DEFAULT_TARGET,
-     "target from targets.toml to check; repeated (or a,b or all): each checked at once, one combined verdict"),
-    ("--targets-file", "SCENESCOUT_TARGETS_FILE", DEFAULT_TARGETS_FILE, "the targets file"),
-    ("--verdict-file", "SCENESCOUT_VERDICT_FILE", DEFAULT_VERDICT_FILE, "where to write the verdict JSON"),
-    ("--since", "SCENESCOUT_SINCE", "",
-     "ingestion recovery: new events expected since this ISO time (default: the open incident's start, "
-     "else 15 minutes ago)"),
-)
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -68,16 +51,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from scenescout_ir.pytest_plugin.target_option import TargetsGiven
-
-    group = parser.getgroup("scenescout", "SceneScout incident response")
-    for flag, env, default, help_text in _OPTIONS:
-        group.addoption(
-            flag, default=os.environ.get(env, default), metavar="VALUE",
-            help=f"{help_text} (env {env}; default {default}).",
-            **({"action": TargetsGiven} if flag == "--target" else {}),  # repeated: many targets (gate.py)
-        )
-    # --base-url is pytest-playwright's (or pytest-base-url's) option; the suite reads it from there.
+    add_options(parser)
 
 
 MARKERS = (
@@ -104,13 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Suite(config), "scenescout_ir.suite")
     for name in _PARTS:
         config.pluginmanager.import_plugin(name)
-
-
-def active(config: pytest.Config) -> bool:
-    """The suite works in this run when it has a targets file to read (the default one, or one named by
-    --targets-file / $SCENESCOUT_TARGETS_FILE) or a target named; otherwise it is dormant."""
-    given = config.getoption("targets_file") != DEFAULT_TARGETS_FILE or config.getoption("target") != DEFAULT_TARGET
-    return given or option_path(config, "targets_file").is_file()
 
 
 class Dormant:
@@ -162,20 +129,6 @@ def _check_condition_marker(item: pytest.Item) -> None:
         )
 
 
-def option_path(config: pytest.Config, name: str) -> Path:
-    """A path option as the user means it: a value given (command line or environment) relative to the
-    directory pytest was invoked from; the default relative to that directory when the file is there, else
-    to the project root (reports/, targets.toml of the checkout)."""
-    value = Path(config.getoption(name))
-    if value.is_absolute():
-        return value
-    invoked = Path(str(config.invocation_params.dir))
-    default = next(d for flag, _, d, _ in _OPTIONS if flag == "--" + name.replace("_", "-"))
-    if str(value) != default or (name == "targets_file" and (invoked / value).exists()):
-        return invoked / value
-    return Path(str(config.rootpath)) / value
-
-
 def suite(config: pytest.Config) -> Suite:
     plugin = config.pluginmanager.get_plugin("scenescout_ir.suite")
     if not isinstance(plugin, Suite):
@@ -188,15 +141,17 @@ def is_check(item: pytest.Item) -> bool:
 
 
 class Suite:
-    """Per-run state: the target, the evidence of the check running now, the records, the verdict."""
+    """Per-run state and the hooks that coordinate the run's collaborators: the target, the evidence of the
+    check running now, the records, the run's clock (budget.py), its footprint (footprint.py), the verdict
+    (verdict_writer.py) and its terminal block (terminal.py)."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.root = Path(str(config.rootpath))
-        targets_file = option_path(config, "targets_file")
         base_url = config.getoption("base_url", default=None) or None
         try:
-            self.target: Target = load_target(targets_file, config.getoption("target"), base_url)
+            self.target: Target = load_target(option_path(config, "targets_file"), config.getoption("target"),
+                                              base_url)
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.verdict_file = option_path(config, "verdict_file")
@@ -206,24 +161,16 @@ class Suite:
         self.verdict: Verdict | None = None
         self.write_error: str | None = None
         self._redactor: Redactor | None = None
-        self._started = time.time()
-        self._started_mono = time.monotonic()
+        self.started = time.time()
         self.is_worker = hasattr(config, "workerinput")
-        self.probes: list[Any] = []  # the session's probes, for the footprint the run left on the target
-        self.footprint: dict[str, int] = {}
+        self.footprint = Footprint()
         self.interrupted: str | None = None  # the signal that stopped the run (issue 8, item 5)
-        self.planned = 0  # checks selected to run
-        self.budget_s = self.target.budget.comprehensive_s  # the run's time budget, decided at collection
+        self.clock = RunClock(self.target.budget.comprehensive_s, self.target.name)  # budget decided at collection
         stops = StopPoints(config)  # SIGINT, SIGTERM, SIGHUP: one orderly stop, later ones absorbed (issue 15)
         config.pluginmanager.register(stops, "scenescout_ir.stops")
         self.signals = stops.signals
         self.signals.install()
-        from scenescout_ir.pytest_plugin.budget import RESERVE_S
 
-        self.budget_reserve_s = RESERVE_S  # what the run's end needs after the last wait (more once Chromium runs)
-        self.checks_begun = 0
-
-    # --- redaction -----------------------------------------------------------------------------------
     @property
     def redact(self) -> Redactor:
         """Built on first use, when the secrets (the DSN of a demo stack started since) can be known."""
@@ -236,6 +183,14 @@ class Suite:
             return self.target.resolve_base_url()
         except ConfigError:
             return "(demo stack not running)"
+
+    @property
+    def budget_s(self) -> float:
+        return self.clock.budget_s
+
+    def budget_left(self) -> float:
+        """Seconds left of the run's time budget (issue 8, item 10); probes may cap their waits by it."""
+        return self.clock.left()
 
     # --- hooks ---------------------------------------------------------------------------------------
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
@@ -266,54 +221,14 @@ class Suite:
         if excinfo is not None and excinfo.errisinstance(CouldNotRun) and is_check(item):
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, f"could not run: {excinfo.value}")
-        self._scrub(report)
+        scrub(report, self.redact)
         if is_check(item) and (call.when == "call" or report.outcome != "passed"):
-            record = waivers.on_report(self.target.waivers, item, report, self._record(item, report, excinfo))
+            record = record_of(item, report, excinfo, self.evidence.take(), self.redact)
+            record = waivers.on_report(self.target.waivers, item, report, record)
             report.user_properties.append((RECORD_KEY, record.to_dict()))
             if record.outcome == FAILED and report.failed:  # the finding and what it rests on, instead of a traceback
-                report.longrepr = _finding_text(record)
+                report.longrepr = finding_text(record)
         return report
-
-    def _scrub(self, report: pytest.TestReport) -> None:
-        """No secret reaches the terminal, JUnit XML or a worker's report: redact it once, here."""
-        if report.longrepr is not None and not isinstance(report.longrepr, tuple):
-            report.longrepr = self.redact(str(report.longrepr))
-        elif isinstance(report.longrepr, tuple):
-            path, line, reason = report.longrepr
-            report.longrepr = (path, line, self.redact(reason))
-        report.sections = [(title, self.redact(text)) for title, text in report.sections]
-
-    def _record(
-        self, item: pytest.Item, report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException] | None
-    ) -> CheckRecord:
-        marker = item.get_closest_marker("condition")
-        condition = marker.args[0] if marker else None
-        if report.passed:
-            outcome, summary = PASSED, ""
-        elif report.skipped:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            reason = reason.removeprefix("Skipped: ") if "could not run: " in reason[:30] else reason
-            outcome = COULD_NOT_RUN if reason.startswith("could not run: ") else NOT_APPLICABLE
-            summary = reason.removeprefix("Skipped: ").removeprefix("could not run: ").removeprefix("not applicable: ")
-        elif excinfo is not None and excinfo.errisinstance(_FOUND) and report.when == "call":
-            outcome, summary = FAILED, _summary(excinfo.value)
-            if isinstance(excinfo.value, Finding):
-                condition = excinfo.value.condition
-        else:
-            outcome = BROKEN
-            summary = _summary(excinfo.value) if excinfo else "error"
-            summary = f"{excinfo.typename}: {summary}" if excinfo else summary
-        if outcome == FAILED and condition not in CONDITIONS:  # never dropped: an unclassified finding
-            if condition:
-                summary += f" (the check named an unknown condition {condition!r})"
-            condition = UNCLASSIFIED
-        evidence = [self.redact.data({"kind": e.kind, "title": e.title, "text": e.text, "data": e.data})
-                    for e in self.evidence.take()]
-        return CheckRecord(
-            nodeid=item.nodeid, check=item.name, outcome=outcome, condition=condition,
-            summary=self.redact(summary), duration_s=round(report.duration, 3), evidence=evidence,
-            blind=excinfo.value.component if excinfo is not None and isinstance(excinfo.value, Blind) else "",
-        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:
@@ -322,60 +237,23 @@ class Suite:
             elif key == RECORD_KEY and isinstance(value, dict):
                 self.records.append(CheckRecord.from_dict(value))
 
-    def own_footprint(self) -> dict[str, int]:
-        counts = {"db_connections": 0, "db_statements": 0, "http_requests": 0}
-        for probe in self.probes:
-            counts["db_connections"] += getattr(probe, "connections_opened", 0)
-            counts["db_statements"] += getattr(probe, "statements_run", 0)
-            counts["http_requests"] += getattr(probe, "requests_made", 0)
-        return counts
-
-    def _add_footprint(self, counts: dict[str, int]) -> None:
-        for key, value in counts.items():
-            self.footprint[key] = self.footprint.get(key, 0) + value
-
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """xdist: each worker's footprint comes back with it."""
-        self._add_footprint(getattr(node, "workeroutput", {}).get("scenescout_footprint", {}))
+        self.footprint.add_worker(node)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.planned = sum(1 for item in session.items if is_check(item))
-        self.budget_s = run_budget(self.target, session.items)
+        self.clock.planned = sum(1 for item in session.items if is_check(item))
+        self.clock.budget_s = run_budget(self.target, session.items)
         from scenescout_ir.pytest_plugin import retries
 
         retries.mark_items(self.config, self.target, session.items,
-                           emergency_only=self.budget_s == self.target.budget.emergency_s)
-
-    def budget_left(self) -> float:
-        """Seconds left of the run's time budget (issue 8, item 10); probes may cap their waits by it."""
-        return self.budget_s - (time.monotonic() - self._started_mono)
-
-    def budget_spent(self) -> str:
-        return f"{BUDGET_SPENT} of {self.budget_s:g} s spent (targets.{self.target.name}.budget)"
-
-    def run_budget(self) -> Any:
-        """What the probes cap their waits by (budget.py): a check started just before the end waits only
-        what is left of the budget."""
-        from scenescout_ir.pytest_plugin.budget import RunBudget
-
-        return RunBudget(lambda: self.budget_left() - self.budget_reserve(), self.budget_spent)
-
-    def budget_reserve(self) -> float:
-        """What the run's end needs after the last wait: the verdict, closing Chromium once it runs, and the
-        checks still to be reported (each cut short costs a little: its report, its Allure result)."""
-        from scenescout_ir.pytest_plugin.budget import PER_CHECK_S
-
-        return self.budget_reserve_s + PER_CHECK_S * max(self.planned - self.checks_begun, 0)
+                           emergency_only=self.clock.budget_s == self.target.budget.emergency_s)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if not is_check(item):
-            return
-        self.checks_begun += 1
-        if self.budget_left() <= self.budget_reserve():  # before its fixtures: it costs nothing more
+        if is_check(item) and not self.clock.begin_check():  # before its fixtures: it costs nothing more
             # a skip, not a CouldNotRun: pytest formats no traceback for it (0.1 s a check, more on a loaded
             # machine: tens of checks cut short used to overrun the budget by seconds)
-            pytest.skip(f"could not run: {self.budget_spent()}")
+            pytest.skip(f"could not run: {self.clock.spent()}")
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         self.interrupted = self.interrupted or self.signals.first
@@ -389,9 +267,9 @@ class Suite:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.is_worker:
-            self.config.workeroutput["scenescout_footprint"] = self.own_footprint()  # type: ignore[attr-defined]
+            self.config.workeroutput[WORKER_KEY] = self.footprint.own()  # type: ignore[attr-defined]
             return
-        self._add_footprint(self.own_footprint())
+        self.footprint.add(self.footprint.own())
         # Decided before anything is written: from here a signal is absorbed, the verdict and the kept run whole.
         self.signals.finishing()
         self.interrupted = self.interrupted or self.signals.first
@@ -400,100 +278,10 @@ class Suite:
         if self.interrupted:
             session.exitstatus = pytest.ExitCode.INTERRUPTED  # whatever pytest made of the stop
         self.interrupted = self.signals.described(self.interrupted)
-        if not self.records and not self.interrupted:
-            return
-        from scenescout_ir.pytest_plugin import gate
-
-        records, gated = gate.before_verdict(self)  # waived findings and FLAKY checks, listed apart
-        self.verdict = assemble(
-            records, target=self.target.name, base_url=self.redact(self.base_url()),
-            started_at=_iso(self._started), finished_at=_iso(time.time()),
-            duration_s=time.monotonic() - self._started_mono, footprint=self.footprint,
-            interrupted=self.interrupted, planned=self.planned, dependencies=self.target.dependencies,
-        )
-        self.verdict = gate.after_verdict(self._compare_with_last_healthy(self.verdict), gated)
-        try:
-            self.verdict.write(self.verdict_file)
-        except OSError as exc:
-            self.write_error = f"could not write {self.verdict_file}: {exc.strerror}"
-        self.config.hook.pytest_scenescout_verdict(verdict=self.verdict, config=self.config)
-        if self.verdict.blind and session.exitstatus == 0:  # a component not checked is never a green gate
-            from scenescout_ir.judge.verdict import EXIT_NOT_CHECKED
-
-            session.exitstatus = EXIT_NOT_CHECKED
-        session.exitstatus = gate.exit_status(self, session.exitstatus)
-
-    def _compare_with_last_healthy(self, verdict: Verdict) -> Verdict:
-        """An OK run's fingerprint becomes the last healthy one; any other run is compared with it."""
-        from scenescout_ir.judge import fingerprint
-
-        fp = fingerprint.build([r.to_dict() for r in self.records], verdict.started_at)
-        path = fingerprint.fingerprint_file(self.verdict_file.parent, self.target.name)
-        healthy_run = verdict.severity is None and not verdict.interrupted and not verdict.blind
-        try:
-            last = fingerprint.load(path)
-            if healthy_run and verdict.counts["passed"]:
-                fingerprint.save(path, fingerprint.merge(last, fp), self.redact)
-                return replace(verdict, fingerprint=fp)
-        except OSError:  # a fingerprint is a help, never a reason for a run to fail
-            return replace(verdict, fingerprint=fp)
-        if last is None or verdict.severity is None:
-            return replace(verdict, fingerprint=fp)
-        changes = [c.to_dict() for c in fingerprint.diff(last, fp)]
-        return replace(verdict, fingerprint=fp, changes=changes, changes_since=str(last.get("taken_at")))
+        if self.records or self.interrupted:
+            write_verdict(self, session)
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.verdict is None:
-            return
-        tr = terminalreporter
-        severity = self.verdict.severity
-        markup = {"green": True} if severity is None and not self.verdict.blind else {"red": True} if (
-            severity is None or severity <= 2) else {"yellow": True}
-        if self.verdict.interrupted and severity is None:
-            markup = {"yellow": True}
-        tr.section("verdict", sep="=", bold=True, **markup)
-        lines = self.verdict.lines()
-        tr.write_line(lines[0], bold=True, **markup)
-        for line in lines[1:]:
-            tr.write_line(line)
-        tr.write_line(self.write_error or f"verdict written to {_relative(self.verdict_file)}")
-
-
-def run_budget(target: Target, items: list[pytest.Item]) -> float:
-    """Emergency checks only: the emergency budget; any comprehensive or performance check: the longer one.
-    (Every emergency check is marked comprehensive too, so a comprehensive check is one that is not emergency.)"""
-    full = any(item.get_closest_marker("performance")
-               or (item.get_closest_marker("comprehensive") and not item.get_closest_marker("emergency"))
-               for item in items)
-    return target.budget.comprehensive_s if full else target.budget.emergency_s
-
-
-def _finding_text(record: CheckRecord) -> str:
-    lines = [record.summary, ""]
-    for item in record.evidence:
-        lines += [f"--- {item['kind']}: {item['title']}", item["text"], ""]
-    return "\n".join(lines)
-
-
-def _summary(exc: BaseException) -> str:
-    """The assertion message a person reads, without pytest's introspection lines."""
-    text = str(exc).strip()
-    if "\nassert " in text:
-        text = text.split("\nassert ", 1)[0]
-    if text.startswith("assert "):
-        return "the check's condition did not hold (" + text.splitlines()[0] + ")"
-    from scenescout_ir.core.summary import cut
-
-    return cut(" ".join(line.strip() for line in text.splitlines() if line.strip()), 1000)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+        if self.verdict is not None:
+            show_verdict(terminalreporter, self.verdict, self.verdict_file, self.write_error)

@@ -68,11 +68,11 @@ def _probe(pytestconfig: pytest.Config, target: Target, token: str) -> SupabaseP
     left of the budget (less a margin for the rest of the run) when the budget is the shorter."""
     run = suite(pytestconfig)
     timeouts = target.timeouts
-    left = round(run.budget_left() - timeouts.connect_s - BUDGET_MARGIN_S, 1)
+    left = round(run.clock.left() - timeouts.connect_s - BUDGET_MARGIN_S, 1)
     if left < timeouts.read_s:
         timeouts = replace(timeouts, read_s=max(MIN_READ_S, left))
     probe = SupabaseProbe(target.supabase, token, timeouts, run.evidence, target.thresholds.log_window_s)
-    run.probes.append(probe)
+    run.footprint.probes.append(probe)
     return probe
 
 

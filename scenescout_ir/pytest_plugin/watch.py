@@ -56,7 +56,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         given = config.getoption("watch_ok")
         raise pytest.UsageError(f"--watch-ok must be a whole number of runs, got {given!r}") from None
     args = strip_own_options(list(config.invocation_params.args))
-    from scenescout_ir.pytest_plugin.plugin import option_path
+    from scenescout_ir.pytest_plugin.options import option_path
 
     verdict_file = option_path(config, "verdict_file")
     capture = config.pluginmanager.getplugin("capturemanager")
