@@ -7,7 +7,6 @@ from scenescout_ir.core.evidence import Evidence
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
 from scenescout_ir.judge.jobs import recent_job_runs, when
 from scenescout_ir.probes.source_logs import TAIL_BYTES, SourceTail, tail_mentions
-from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.emergency
 
@@ -36,11 +35,11 @@ def test_ingestion_freshness(db, target, source):
     "supabase functions logs ingest_eventbrite --limit 50",
 )
 @pytest.mark.condition("source_jobs_failing")
-def test_ingestion_job_runs(db, target, source, pytestconfig):
+def test_ingestion_job_runs(db, target, source, evidence):
     """supabase functions logs ingest_<source> --limit 50 ; tail -100 logs/ingestion.log | grep -i error:
     a source whose last N runs all failed is failing now, even while its events are still fresh."""
     history = recent_job_runs(db, target, source)
-    tail = _ingestion_log_tail(target, source, pytestconfig)
+    tail = _ingestion_log_tail(target, source, evidence)
     if not history.failed:
         return
     error = history.latest_error() or (tail.latest_error() if tail else "") or (
@@ -60,11 +59,11 @@ def test_ingestion_job_runs(db, target, source, pytestconfig):
     )
 
 
-def _ingestion_log_tail(target, source, pytestconfig) -> SourceTail | None:
+def _ingestion_log_tail(target, source, evidence) -> SourceTail | None:
     """The ingestion log's latest lines naming the source, as evidence (and the error text, when the job runs
     have none); a missing log is said in the evidence, not a reason not to judge the runs."""
     path = target.ingestion_log_path()
-    record = suite(pytestconfig).evidence
+    record = evidence
     if path is None:
         record(Evidence("log", "ingestion log", "no ingestion log configured (set logs or ingestion_log)"))
         return None

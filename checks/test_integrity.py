@@ -10,16 +10,15 @@ The counts feed the data-loss check, which compares them with the last healthy r
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scenescout_ir.core.evidence import Evidence, table_text
 from scenescout_ir.core.outcomes import CouldNotRun
-from scenescout_ir.judge.baseline import Baseline
+from scenescout_ir.judge import integrity
+from scenescout_ir.judge.integrity import data_loss
 from scenescout_ir.probes.db import TableCounts
-from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.comprehensive
 
@@ -41,13 +40,13 @@ def test_database_not_in_recovery(db):
 
 
 @pytest.fixture(scope="session")
-def table_counts(db, pytestconfig) -> TableCounts:
+def table_counts(db, evidence) -> TableCounts:
     result = db.count_public_tables()
     rows: list[tuple[Any, ...]] = [
         (t, result.counts.get(t, ""), result.unreadable.get(t) or result.not_counted.get(t) or "ok")
         for t in result.tables
     ]
-    suite(pytestconfig).evidence(Evidence(
+    evidence(Evidence(
         "sql", "row count of every public table", table_text(["table", "rows", "read"], rows),
         {"counts": result.counts, "unreadable": result.unreadable, "not_counted": result.not_counted},
     ))
@@ -72,14 +71,6 @@ def test_every_public_table_is_readable(table_counts):
         )
 
 
-@pytest.fixture
-def baseline(pytestconfig, target) -> Baseline:
-    path = Path(target.integrity.baseline_file)
-    if not path.is_absolute():
-        path = suite(pytestconfig).root / path
-    return Baseline(path, target.name, suite(pytestconfig).evidence)
-
-
 @pytest.mark.playbook("node scripts/verify-data-integrity.js")
 @pytest.mark.condition("data_loss")
 def test_no_data_loss_since_baseline(table_counts, baseline, target):
@@ -96,30 +87,16 @@ def test_no_data_loss_since_baseline(table_counts, baseline, target):
             f"no baseline for target {target.name} yet: wrote the row counts of {len(tc.counts)} tables to "
             f"{baseline.path} ({taken_at}); the next run compares against them"), counts=tc.counts)
         return
-    limit = target.integrity.data_loss_ratio
     before: dict[str, int] = previous["counts"]
-    losses, rows = [], []
-    for table, then in sorted(before.items()):
-        now = tc.counts.get(table)
-        if table in tc.unreadable or table in tc.not_counted:
-            rows.append((table, then, "", "not read"))
-            continue
-        if now is None:
-            losses.append(f"{table} is gone (it had {then} rows)")
-            rows.append((table, then, "", "GONE"))
-            continue
-        drop = (then - now) / then if then else 0.0
-        rows.append((table, then, now, f"{-drop:+.1%}"))
-        if drop > limit:
-            losses.append(f"{table} has {now} rows, {then} at the baseline (-{drop:.0%}; limit: {limit:.0%})")
+    judged = data_loss(before, tc.counts, {*tc.unreadable, *tc.not_counted}, target.integrity.data_loss_ratio)
     baseline.note(f"row counts against the baseline of {previous.get('taken_at')}",
-                  table_text(["table", "baseline", "now", "change"], rows), baseline=previous)
-    assert not losses, (
-        f"rows lost since the baseline of {previous.get('taken_at')}: " + "; ".join(losses)
+                  table_text(integrity.COLUMNS, judged.rows), baseline=previous)
+    assert not judged.losses, (
+        f"rows lost since the baseline of {previous.get('taken_at')}: " + "; ".join(judged.losses)
         + f" (if a table was dropped on purpose, delete {baseline.path} to start a new baseline)"
     )
     try:
-        taken_at = baseline.save({**before, **tc.counts})  # tables not read this time keep their last count
+        taken_at = baseline.save(integrity.refreshed(before, tc.counts))  # tables not read keep their last count
     except OSError as exc:
         baseline.note("baseline not refreshed", f"could not write {baseline.path}: {exc}")
     else:

@@ -26,17 +26,16 @@ from scenescout_ir.judge.performance import (
 )
 from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
 from scenescout_ir.probes.web_vitals import largest_contentful_paint
-from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.performance
 
 
 @pytest.fixture
-def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleSet]:
+def sample(request, target, site, http, evidence, reports_dir, time_left) -> Callable[[str], SampleSet]:
     """``sample(path)``: the target's response-time samples of that path, with a chart in reports/."""
     sampler = ResponseSampler(
-        http, target.performance, target.thresholds, target.timeouts, suite(pytestconfig).evidence,
-        chart_dir=suite(pytestconfig).verdict_file.parent / "charts", run_left=suite(pytestconfig).budget_left,
+        http, target.performance, target.thresholds, target.timeouts, evidence,
+        chart_dir=reports_dir / "charts", run_left=time_left,
     )
     return lambda path: sampler.sample(site.url(path), name=request.node.name, headers=site.headers(site.url(path)))
 
@@ -102,7 +101,7 @@ def test_blocking_chains(db, target):
 
 @pytest.mark.playbook("FROM pg_stat_database_conflicts")
 @pytest.mark.condition("database_efficiency")
-def test_database_efficiency(db, target, pytestconfig):
+def test_database_efficiency(db, target, reports_dir):
     """Cache hit ratio, temporary files, deadlocks and recovery conflicts of this database
     (pg_stat_database, pg_stat_database_conflicts).
 
@@ -117,7 +116,7 @@ def test_database_efficiency(db, target, pytestconfig):
     (a ratio over a long time is still a ratio) and says so.
     """
     counters = db.query("database_counters").one()
-    snapshots = CounterSnapshots(suite(pytestconfig).verdict_file.parent / "database_counters.json")
+    snapshots = CounterSnapshots(reports_dir / "database_counters.json")
     key = f"{target.name}/{counters['database']}"
     seen = efficiency(counters, snapshots.load(key))
     snapshots.save(key, counters)
@@ -153,7 +152,7 @@ def test_freshness_query_uses_an_index(db, target):
 
 @pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("browser_timing")
-def test_home_page_timings_in_the_browser(browser_page, target, pytestconfig):
+def test_home_page_timings_in_the_browser(browser_page, target, evidence):
     """./scripts/browser-smoke-test.mjs, timed: the home page in Chromium, its navigation timing (time to
     first byte, DOMContentLoaded, load) and Largest Contentful Paint (PerformanceObserver, buffered),
     each against its limit in target.browser."""
@@ -163,7 +162,7 @@ def test_home_page_timings_in_the_browser(browser_page, target, pytestconfig):
         raise AssertionError(f"the home page {visit.error} in the browser (load limit: {b.load_limit_s:g} s)")
     if not visit.loaded:
         raise CouldNotRun(f"the home page did not load in the browser ({visit.describe()}): see the browser checks")
-    paint = largest_contentful_paint(browser_page.page, suite(pytestconfig).evidence)
+    paint = largest_contentful_paint(browser_page.page, evidence)
     t = visit.timings
     measured = (
         ("time to first byte", t.ttfb_s, b.ttfb_limit_s),

@@ -13,20 +13,18 @@ from datetime import datetime
 import pytest
 
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
-from scenescout_ir.incident.log import incidents_dir, open_incident_start
 from scenescout_ir.judge.jobs import recent_job_runs, when
-from scenescout_ir.pytest_plugin.plugin import suite
 
 pytestmark = pytest.mark.comprehensive
 
 
 @pytest.fixture(scope="session")
-def since(pytestconfig) -> datetime | None:
+def since(pytestconfig, incident_start) -> datetime | None:
     """--since as an aware time (a time without offset is this machine's local time); without it, the open
     incident's start; None: 15 minutes ago."""
     raw = str(pytestconfig.getoption("since") or "").strip()
     if not raw:
-        return open_incident_start(incidents_dir(suite(pytestconfig).root))
+        return incident_start
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:

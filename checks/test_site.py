@@ -15,6 +15,7 @@ from scenescout_ir.judge.rules import (
     route_condition,
     unhealthy_fields,
 )
+from scenescout_ir.judge.tls import certificate_problem
 
 
 @pytest.mark.playbook('curl -I https://scenescout.app/ || echo "SITE DOWN"')
@@ -81,9 +82,8 @@ def test_tls_certificate_not_expiring(site, target):
     certificate = result.tls
     if certificate is None:
         raise CouldNotRun(f"no TLS certificate to read: {result.describe()}")
-    days, limit = certificate.days_left(), target.thresholds.limit("tls_expiry_days")
-    if days <= 0:
-        raise Finding("tls_certificate_expired", f"the TLS certificate of {site.host} expired "
-                                                 f"{-days:.1f} days ago: {certificate.describe()}")
-    assert days > limit, (f"the TLS certificate of {site.host} expires in {days:.1f} days "
-                          f"(limit: {limit:g} days): {certificate.describe()}")
+    problem = certificate_problem(site.host, certificate.days_left(), target.thresholds.limit("tls_expiry_days"),
+                                  certificate.describe())
+    if problem is not None and problem.expired:
+        raise Finding(problem.condition, problem.message)
+    assert problem is None, problem.message

@@ -9,6 +9,7 @@ import pytest
 
 from scenescout_ir.core.outcomes import Finding
 from scenescout_ir.judge.rules import check_slow
+from scenescout_ir.judge.tls import certificate_problem
 
 pytestmark = pytest.mark.comprehensive
 
@@ -41,15 +42,14 @@ def test_tls_certificate_is_valid(site, target):
         pytest.skip(f"{site.base_url} is plain HTTP: no TLS layer to check")
     result = site.get("/")
     certificate = result.tls  # read from the exchange, also when it was not accepted
-    if certificate is not None and certificate.days_left() <= 0:
-        raise Finding("tls_certificate_expired", f"the TLS certificate of {site.host} expired "
-                                                 f"{-certificate.days_left():.1f} days ago: {certificate.describe()}")
+    problem = None if certificate is None else certificate_problem(
+        site.host, certificate.days_left(), target.thresholds.limit("tls_expiry_days"), certificate.describe())
+    if problem is not None and problem.expired:
+        raise Finding(problem.condition, problem.message)
     assert not (result.error or "").startswith("TLS certificate not accepted"), (
         f"TLS handshake with {site.host} fails: {result.error}")
-    limit = target.thresholds.limit("tls_expiry_days")
-    if certificate is not None and certificate.days_left() <= limit:
-        raise Finding("tls_certificate_expiring", f"the TLS certificate of {site.host} expires in "
-                                                  f"{certificate.days_left():.1f} days (limit: {limit:g} days)")
+    if problem is not None:
+        raise Finding(problem.condition, problem.message)
 
 
 @pytest.mark.playbook("nginx -t && systemctl status nginx")

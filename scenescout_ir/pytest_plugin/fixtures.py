@@ -7,7 +7,8 @@ file) are parametrized from the target's configuration here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from scenescout_ir.core.config import Source, Target
+from scenescout_ir.core.evidence import EvidenceLog
 from scenescout_ir.core.outcomes import ConfigError, CouldNotRun
+from scenescout_ir.incident.log import incidents_dir, open_incident_start
+from scenescout_ir.judge.baseline import Baseline
 from scenescout_ir.probes.db import Database
 from scenescout_ir.probes.host import Host
 from scenescout_ir.probes.http import HttpProbe, HttpResult, join_url
@@ -80,8 +84,8 @@ def target(pytestconfig: pytest.Config) -> Target:
 @pytest.fixture(scope="session")
 def http(pytestconfig: pytest.Config, target: Target) -> Iterator[HttpProbe]:
     probe = HttpProbe(target.timeouts, suite(pytestconfig).evidence, target.thresholds,
-                      budget=suite(pytestconfig).run_budget())
-    suite(pytestconfig).probes.append(probe)
+                      budget=suite(pytestconfig).clock.for_probes())
+    suite(pytestconfig).footprint.probes.append(probe)
     yield probe
     probe.close()
 
@@ -91,8 +95,8 @@ def upstream_http(pytestconfig: pytest.Config, target: Target) -> Iterator[HttpP
     """An HTTP probe of its own per source's API: the demo's stand-in APIs share the app's host, so one source
     that hangs must not make the session's probe give up on the others (or on the site)."""
     probe = HttpProbe(target.timeouts, suite(pytestconfig).evidence, target.thresholds,
-                      budget=suite(pytestconfig).run_budget())
-    suite(pytestconfig).probes.append(probe)
+                      budget=suite(pytestconfig).clock.for_probes())
+    suite(pytestconfig).footprint.probes.append(probe)
     yield probe
     probe.close()
 
@@ -110,7 +114,7 @@ def db(pytestconfig: pytest.Config, target: Target) -> Iterator[Database]:
     if target.no_database:  # every check that needs the database is "not applicable", with the key named
         pytest.skip(target.no_database)
     database = Database(target.resolve_dsn, target.timeouts, suite(pytestconfig).evidence)
-    suite(pytestconfig).probes.append(database)
+    suite(pytestconfig).footprint.probes.append(database)
     yield database
     database.close()
 
@@ -130,6 +134,42 @@ def host(pytestconfig: pytest.Config, target: Target) -> Host:
 @pytest.fixture(scope="session")
 def net(pytestconfig: pytest.Config, target: Target) -> Network:
     return Network(target.timeouts.connect_s, suite(pytestconfig).evidence)
+
+
+# --- what the checks need from the run, so no check reaches into the plugin --------------------------
+
+
+@pytest.fixture(scope="session")
+def evidence(pytestconfig: pytest.Config) -> EvidenceLog:
+    """``evidence(Evidence(...))``: attach what a check saw to the check running now (its report, Allure)."""
+    return suite(pytestconfig).evidence
+
+
+@pytest.fixture(scope="session")
+def reports_dir(pytestconfig: pytest.Config) -> Path:
+    """The run's reports directory (beside the verdict file): charts, counter snapshots."""
+    return suite(pytestconfig).verdict_file.parent
+
+
+@pytest.fixture(scope="session")
+def time_left(pytestconfig: pytest.Config) -> Callable[[], float]:
+    """Seconds left of the run's time budget, asked when needed: a long sampling stops before the end."""
+    return suite(pytestconfig).clock.left
+
+
+@pytest.fixture(scope="session")
+def incident_start(pytestconfig: pytest.Config) -> datetime | None:
+    """When the open incident started (incident log of this project), None when none is open."""
+    return open_incident_start(incidents_dir(suite(pytestconfig).root))
+
+
+@pytest.fixture
+def baseline(pytestconfig: pytest.Config, target: Target) -> Baseline:
+    """The last healthy run's row counts (integrity.baseline_file, relative to the project root)."""
+    path = Path(target.integrity.baseline_file)
+    if not path.is_absolute():
+        path = suite(pytestconfig).root / path
+    return Baseline(path, target.name, suite(pytestconfig).evidence)
 
 
 @pytest.fixture(scope="session", autouse=True)

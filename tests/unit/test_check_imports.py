@@ -1,6 +1,9 @@
 """Checks read like the playbook: they ask the probes, they do not open connections, build SQL or HTTP clients.
 
-Walks checks/ and scenarios/ with ``ast`` and fails when a check module imports a client library directly.
+Walks checks/ and scenarios/ with ``ast`` and fails when a check module imports a client library directly, or
+reaches past the fixtures into the suite: of the suite's own packages a check imports only the core records
+(outcomes, evidence), the judge layer and the probes' results; what it needs of the run (the evidence log, the
+baseline, the reports directory, the incident's start) is a fixture (scenescout_ir/pytest_plugin/fixtures.py).
 Imports under ``if TYPE_CHECKING:`` (type hints only) are allowed.
 """
 
@@ -12,10 +15,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 CHECK_DIRS = ("checks", "scenarios")
 FORBIDDEN = ("psycopg", "requests", "socket", "urllib.request", "http.client", "playwright.sync_api")
+SUITE = "scenescout_ir"
+ALLOWED_LAYERS = ("scenescout_ir.core", "scenescout_ir.judge", "scenescout_ir.probes")  # never pytest_plugin & co
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def _forbidden(module: str) -> str | None:
-    return next((f for f in FORBIDDEN if module == f or module.startswith(f + ".")), None)
+    if _within(module, SUITE) and module != SUITE and not any(_within(module, layer) for layer in ALLOWED_LAYERS):
+        return module  # the plugin, the reports, the incident log: a fixture gives what a check needs of them
+    return next((f for f in FORBIDDEN if _within(module, f)), None)
 
 
 def _type_checking_only(node: ast.If) -> bool:
@@ -38,7 +49,7 @@ def direct_client_imports(source: str) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if _forbidden(node.module):
                 found.append(f"{node.lineno}: from {node.module} import ...")
-            else:  # from urllib import request, from http import client, from playwright import sync_api
+            else:  # from urllib import request, from http import client, from scenescout_ir import pytest_plugin
                 found.extend(f"{node.lineno}: from {node.module} import {a.name}" for a in node.names
                              if _forbidden(f"{node.module}.{a.name}"))
         for child in ast.iter_child_nodes(node):
@@ -56,7 +67,8 @@ def test_no_check_module_imports_a_client_library(path):
     found = direct_client_imports(path.read_text())
     assert not found, (
         f"{path.relative_to(ROOT)} imports a client library directly ({'; '.join(found)}): "
-        "ask a probe (scenescout_ir/probes/) for what the check needs"
+        "ask a probe (scenescout_ir/probes/) or a fixture (scenescout_ir/pytest_plugin/fixtures.py) for what the "
+        "check needs"
     )
 
 
@@ -71,3 +83,16 @@ def test_the_rule_sees_every_spelling_and_allows_type_only_imports():
     )
     assert [line.split(":")[0] for line in direct_client_imports(source)] == [
         "1", "2", "3", "4", "5", "6", "7", "14"]
+
+
+def test_the_rule_keeps_checks_to_core_judge_and_probes():
+    source = (
+        "from scenescout_ir.core.outcomes import Finding\nfrom scenescout_ir.judge.tls import certificate_problem\n"
+        "from scenescout_ir.probes.db import TableCounts\nfrom scenescout_ir.pytest_plugin.plugin import suite\n"
+        "import scenescout_ir.pytest_plugin.fixtures\nfrom scenescout_ir import pytest_plugin\n"
+        "from scenescout_ir.incident.log import open_incident_start\nfrom scenescout_ir.reporting import report\n"
+        "from scenescout_ir import judge\nimport scenescout_ir_extra\n"
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from scenescout_ir.pytest_plugin.plugin import Suite\n"
+    )
+    assert [line.split(":")[0] for line in direct_client_imports(source)] == ["4", "5", "6", "7", "8"]
