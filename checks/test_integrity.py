@@ -36,6 +36,18 @@ def test_database_not_in_recovery(db):
     )
 
 
+@pytest.mark.condition("transaction_id_wraparound")
+def test_transaction_ids_far_from_wraparound(db, target):
+    """Database Recovery: VACUUM keeps every database's oldest transaction ID far from the 2^31 wraparound horizon
+    (past it PostgreSQL refuses writes); thresholds.xid_age_ratio is the share of the way that is too far."""
+    limit = target.thresholds.limit("xid_age_ratio")
+    near = [d for d in db.query("transaction_id_age").records() if d["xid_age"] >= d["horizon"] * limit]
+    described = "; ".join(f"{d['database']}: oldest transaction ID {d['xid_age']:,} transactions old "
+                          f"({d['xid_age'] / d['horizon']:.1%} of the way)" for d in near[:5])
+    assert not near, (f"{len(near)} database(s) past {limit:.1%} of the way to transaction ID wraparound "
+                      f"(thresholds.xid_age_ratio = {limit:g}): {described}")
+
+
 # --- the integrity loop and the data-loss baseline ------------------------------------------------
 
 

@@ -239,6 +239,14 @@ _TABLE = (
         "Recovery Procedures / Data Recovery",
     ),
     Condition(
+        "transaction_id_wraparound", "Single component degradation", Severity.SEV3, "database",
+        "Database Recovery: VACUUM (FREEZE) the oldest tables of the database named (SELECT relname, "
+        "age(relfrozenxid) FROM pg_class ORDER BY 2 DESC LIMIT 10) and find what holds vacuum back: a long open "
+        "transaction, an abandoned replication slot or prepared transaction. At 2^31 PostgreSQL stops accepting "
+        "writes.",
+        "Recovery Procedures / Database Recovery", limits={"xid_age_ratio": 0.5},
+    ),
+    Condition(
         "duplicate_events", "Single component degradation", Severity.SEV3, "database",
         "Duplicate events by (source, external_id): find the ingestion run that wrote them (job_runs), "
         "remove the duplicates and add a unique constraint.",
