@@ -3,15 +3,10 @@ log lines (Scenario 3), one check per configured source."""
 
 import pytest
 
-from scenescout_ir.core.evidence import Evidence
-from scenescout_ir.core.outcomes import CouldNotRun, Finding
+from scenescout_ir.core.outcomes import Finding
 from scenescout_ir.judge.jobs import recent_job_runs, when
-from scenescout_ir.probes.source_logs import TAIL_BYTES, SourceTail, tail_mentions
 
 pytestmark = pytest.mark.emergency
-
-LOG_LINES = 50  # supabase functions logs ingest_<source> --limit 50
-
 
 @pytest.mark.playbook("EXTRACT(EPOCH FROM (NOW() - MAX(created_at)))/60 as minutes_since_last")
 @pytest.mark.condition("source_stale")
@@ -35,11 +30,11 @@ def test_ingestion_freshness(db, target, source):
     "supabase functions logs ingest_eventbrite --limit 50",
 )
 @pytest.mark.condition("source_jobs_failing")
-def test_ingestion_job_runs(db, target, source, evidence):
+def test_ingestion_job_runs(db, target, source, ingestion_log_tail):
     """supabase functions logs ingest_<source> --limit 50 ; tail -100 logs/ingestion.log | grep -i error:
     a source whose last N runs all failed is failing now, even while its events are still fresh."""
     history = recent_job_runs(db, target, source)
-    tail = _ingestion_log_tail(target, source, evidence)
+    tail = ingestion_log_tail(source)  # its latest lines naming the source, as evidence
     if not history.failed:
         return
     error = history.latest_error() or (tail.latest_error() if tail else "") or (
@@ -57,20 +52,3 @@ def test_ingestion_job_runs(db, target, source, evidence):
         f"{history.job} is failing intermittently: {len(history.failed)} of its last {len(history.runs)} runs "
         f"failed (latest failure {when(latest.started_at)}, status {latest.status!r}): {error}",
     )
-
-
-def _ingestion_log_tail(target, source, evidence) -> SourceTail | None:
-    """The ingestion log's latest lines naming the source, as evidence (and the error text, when the job runs
-    have none); a missing log is said in the evidence, not a reason not to judge the runs."""
-    path = target.ingestion_log_path()
-    record = evidence
-    if path is None:
-        record(Evidence("log", "ingestion log", "no ingestion log configured (set logs or ingestion_log)"))
-        return None
-    try:
-        tail = tail_mentions(path, source.name, LOG_LINES, min(TAIL_BYTES, target.thresholds.log_max_bytes))
-    except CouldNotRun as exc:
-        record(Evidence("log", "ingestion log", str(exc)))
-        return None
-    record(tail.evidence())
-    return tail

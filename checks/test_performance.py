@@ -7,8 +7,6 @@ or that fails, or once the endpoint's verdict cannot change, and stay within ``p
 per endpoint and within what is left of the run's budget.
 """
 
-from collections.abc import Callable
-
 import pytest
 
 from scenescout_ir.core.outcomes import CouldNotRun
@@ -24,20 +22,8 @@ from scenescout_ir.judge.performance import (
     plural,
     statements_view,
 )
-from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
-from scenescout_ir.probes.web_vitals import largest_contentful_paint
 
 pytestmark = pytest.mark.performance
-
-
-@pytest.fixture
-def sample(request, target, site, http, evidence, reports_dir, time_left) -> Callable[[str], SampleSet]:
-    """``sample(path)``: the target's response-time samples of that path, with a chart in reports/."""
-    sampler = ResponseSampler(
-        http, target.performance, target.thresholds, target.timeouts, evidence,
-        chart_dir=reports_dir / "charts", run_left=time_left,
-    )
-    return lambda path: sampler.sample(site.url(path), name=request.node.name, headers=site.headers(site.url(path)))
 
 
 # --- response times ---------------------------------------------------------------------------------
@@ -152,7 +138,7 @@ def test_freshness_query_uses_an_index(db, target):
 
 @pytest.mark.playbook("./scripts/browser-smoke-test.mjs")
 @pytest.mark.condition("browser_timing")
-def test_home_page_timings_in_the_browser(browser_page, target, evidence):
+def test_home_page_timings_in_the_browser(browser_page, target, largest_paint):
     """./scripts/browser-smoke-test.mjs, timed: the home page in Chromium, its navigation timing (time to
     first byte, DOMContentLoaded, load) and Largest Contentful Paint (PerformanceObserver, buffered),
     each against its limit in target.browser."""
@@ -162,7 +148,7 @@ def test_home_page_timings_in_the_browser(browser_page, target, evidence):
         raise AssertionError(f"the home page {visit.error} in the browser (load limit: {b.load_limit_s:g} s)")
     if not visit.loaded:
         raise CouldNotRun(f"the home page did not load in the browser ({visit.describe()}): see the browser checks")
-    paint = largest_contentful_paint(browser_page.page, evidence)
+    paint = largest_paint(browser_page.page)
     t = visit.timings
     measured = (
         ("time to first byte", t.ttfb_s, b.ttfb_limit_s),

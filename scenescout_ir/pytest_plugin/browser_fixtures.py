@@ -29,7 +29,7 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +40,11 @@ from playwright.sync_api import BrowserContext, Page, Playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from scenescout_ir.core.config import Target
-from scenescout_ir.core.evidence import Evidence
+from scenescout_ir.core.evidence import Evidence, EvidenceLog
 from scenescout_ir.core.outcomes import ConfigError, CouldNotRun
 from scenescout_ir.probes.browser import BrowserSession, Navigation, PageProbe, PageVisit, init_script, origin_of
 from scenescout_ir.probes.http import HttpProbe
+from scenescout_ir.probes.web_vitals import Paint, largest_contentful_paint
 from scenescout_ir.pytest_plugin.plugin import suite
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -347,3 +348,9 @@ def _keep(item: pytest.Item, failed: bool) -> None:
     check = item.stash.get(_OPEN_PAGE, None)
     if check is not None:
         check.keep_artifacts(check.options.root / artifact_dir_name(item.name), failed=failed)
+
+
+@pytest.fixture
+def largest_paint(evidence: EvidenceLog) -> Callable[[Page], Paint]:
+    """``largest_paint(page)``: the page's Largest Contentful Paint (web_vitals.py), recorded as evidence."""
+    return lambda page: largest_contentful_paint(page, evidence)

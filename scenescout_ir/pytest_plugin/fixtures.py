@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from scenescout_ir.core.config import Source, Target
-from scenescout_ir.core.evidence import EvidenceLog
+from scenescout_ir.core.evidence import Evidence, EvidenceLog
 from scenescout_ir.core.outcomes import ConfigError, CouldNotRun
 from scenescout_ir.incident.log import incidents_dir, open_incident_start
 from scenescout_ir.judge.baseline import Baseline
@@ -25,6 +25,8 @@ from scenescout_ir.probes.host import Host
 from scenescout_ir.probes.http import HttpProbe, HttpResult, join_url
 from scenescout_ir.probes.logs import LogReader
 from scenescout_ir.probes.net import Network
+from scenescout_ir.probes.sampling import ResponseSampler, SampleSet
+from scenescout_ir.probes.source_logs import TAIL_BYTES, SourceTail, tail_mentions
 from scenescout_ir.pytest_plugin.plugin import is_check, suite
 
 
@@ -161,6 +163,41 @@ def time_left(pytestconfig: pytest.Config) -> Callable[[], float]:
 def incident_start(pytestconfig: pytest.Config) -> datetime | None:
     """When the open incident started (incident log of this project), None when none is open."""
     return open_incident_start(incidents_dir(suite(pytestconfig).root))
+
+
+@pytest.fixture
+def sample(request: pytest.FixtureRequest, target: Target, site: Site, http: HttpProbe, evidence: EvidenceLog,
+           reports_dir: Path, time_left: Callable[[], float]) -> Callable[[str], SampleSet]:
+    """``sample(path)``: the target's response-time samples of that path, with a chart in reports/."""
+    sampler = ResponseSampler(
+        http, target.performance, target.thresholds, target.timeouts, evidence,
+        chart_dir=reports_dir / "charts", run_left=time_left,
+    )
+    return lambda path: sampler.sample(site.url(path), name=request.node.name, headers=site.headers(site.url(path)))
+
+
+LOG_LINES = 50  # supabase functions logs ingest_<source> --limit 50
+
+
+@pytest.fixture
+def ingestion_log_tail(target: Target, evidence: EvidenceLog) -> Callable[[Source], SourceTail | None]:
+    """``ingestion_log_tail(source)``: the ingestion log's latest lines naming the source, as evidence (and the
+    error text, when the job runs have none); a missing log is said in the evidence, not a reason not to judge."""
+
+    def tail_of(source: Source) -> SourceTail | None:
+        path = target.ingestion_log_path()
+        if path is None:
+            evidence(Evidence("log", "ingestion log", "no ingestion log configured (set logs or ingestion_log)"))
+            return None
+        try:
+            tail = tail_mentions(path, source.name, LOG_LINES, min(TAIL_BYTES, target.thresholds.log_max_bytes))
+        except CouldNotRun as exc:
+            evidence(Evidence("log", "ingestion log", str(exc)))
+            return None
+        evidence(tail.evidence())
+        return tail
+
+    return tail_of
 
 
 @pytest.fixture

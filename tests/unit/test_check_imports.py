@@ -8,6 +8,8 @@ Imports under ``if TYPE_CHECKING:`` (type hints only) are allowed.
 """
 
 import ast
+import dataclasses
+import importlib
 from pathlib import Path
 
 import pytest
@@ -59,6 +61,28 @@ def direct_client_imports(source: str) -> list[str]:
     return found
 
 
+PROBES = "scenescout_ir.probes"
+# not a record, and allowed with its reason: it builds the vendor API's request (URL, key from the environment), no I/O
+PROBE_HELPERS = {"scenescout_ir.probes.http.upstream_request"}
+
+
+def probe_imports_that_are_not_records(source: str) -> list[str]:
+    """``line: name`` for each name a check imports from the probes that is not a result record (a dataclass): the
+    probes' I/O (a sampler, a log reader, a page script) reaches a check through a fixture."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend(f"{node.lineno}: import {a.name}" for a in node.names if _within(a.name, PROBES))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and _within(node.module, PROBES):
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                thing = getattr(module, alias.name, None)
+                record = isinstance(thing, type) and dataclasses.is_dataclass(thing)
+                if not record and f"{node.module}.{alias.name}" not in PROBE_HELPERS:
+                    found.append(f"{node.lineno}: {node.module}.{alias.name}")
+    return found
+
+
 CHECK_MODULES = sorted(p for d in CHECK_DIRS for p in (ROOT / d).rglob("*.py"))
 
 
@@ -96,3 +120,23 @@ def test_the_rule_keeps_checks_to_core_judge_and_probes():
         "    from scenescout_ir.pytest_plugin.plugin import Suite\n"
     )
     assert [line.split(":")[0] for line in direct_client_imports(source)] == ["4", "5", "6", "7", "8"]
+
+
+@pytest.mark.parametrize("path", CHECK_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_check_takes_only_result_records_from_the_probes(path):
+    found = probe_imports_that_are_not_records(path.read_text())
+    assert not found, (
+        f"{path.relative_to(ROOT)} imports probe machinery ({'; '.join(found)}): make it a fixture in "
+        "scenescout_ir/pytest_plugin/fixtures.py and ask that"
+    )
+
+
+def test_the_probe_rule_tells_records_from_machinery():
+    source = (
+        "from scenescout_ir.probes.db import TableCounts\nfrom scenescout_ir.probes.sampling import ResponseSampler\n"
+        "from scenescout_ir.probes.source_logs import tail_mentions, SourceTail\nimport scenescout_ir.probes.db\n"
+        "from scenescout_ir.probes.http import upstream_request, HttpResult\n"
+    )
+    assert probe_imports_that_are_not_records(source) == [
+        "2: scenescout_ir.probes.sampling.ResponseSampler", "3: scenescout_ir.probes.source_logs.tail_mentions",
+        "4: import scenescout_ir.probes.db"]
