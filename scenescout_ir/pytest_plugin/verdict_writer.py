@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from scenescout_ir.judge.verdict import EXIT_NOT_CHECKED, assemble
-from scenescout_ir.pytest_plugin import gate
 from scenescout_ir.pytest_plugin.last_healthy import compare_with_last_healthy
 
 if TYPE_CHECKING:
@@ -19,6 +18,8 @@ if TYPE_CHECKING:
 
 def write_verdict(suite: Suite, session: pytest.Session) -> None:
     """Sets ``suite.verdict`` (and ``suite.write_error`` when the file cannot be written) and the exit status."""
+    from scenescout_ir.pytest_plugin import gate  # not at import: pytest registers it as a plugin (plugin.py)
+
     records, gated = gate.before_verdict(suite)  # waived findings and FLAKY checks, listed apart
     verdict = assemble(
         records, target=suite.target.name, base_url=suite.redact(suite.base_url()),
