@@ -218,7 +218,7 @@ class Suite:
         config.pluginmanager.register(stops, "scenescout_ir.stops")
         self.signals = stops.signals
         self.signals.install()
-        from scenescout_ir.pytest_plugin.budget import RESERVE_S
+        from scenescout_ir.core.budget import RESERVE_S
 
         self.budget_reserve_s = RESERVE_S  # what the run's end needs after the last wait (more once Chromium runs)
         self.checks_begun = 0
@@ -356,14 +356,14 @@ class Suite:
     def run_budget(self) -> Any:
         """What the probes cap their waits by (budget.py): a check started just before the end waits only
         what is left of the budget."""
-        from scenescout_ir.pytest_plugin.budget import RunBudget
+        from scenescout_ir.core.budget import RunBudget
 
         return RunBudget(lambda: self.budget_left() - self.budget_reserve(), self.budget_spent)
 
     def budget_reserve(self) -> float:
         """What the run's end needs after the last wait: the verdict, closing Chromium once it runs, and the
         checks still to be reported (each cut short costs a little: its report, its Allure result)."""
-        from scenescout_ir.pytest_plugin.budget import PER_CHECK_S
+        from scenescout_ir.core.budget import PER_CHECK_S
 
         return self.budget_reserve_s + PER_CHECK_S * max(self.planned - self.checks_begun, 0)
 

@@ -1,6 +1,6 @@
 """The run's time budget as the probes see it: how long a wait may still be, and what to say when it is spent.
 
-A check that would start after the budget is spent does not start (plugin.py). One that started just before it
+A check that would start after the budget is spent does not start (the pytest plugin). One that started just before it
 waits at most what is left: an HTTP request or a page load is capped at the budget's end, less a small reserve for
 the verdict and the browser's teardown. A wait cut short so is not an outage: an answer already later than the SLO
 line is known slow before the wait ends (and reported slow), anything else "could not run: run budget of N s spent".
