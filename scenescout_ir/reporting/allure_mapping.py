@@ -311,7 +311,7 @@ def executor(env: dict[str, str], verdict: Verdict) -> dict[str, str]:
     return {
         "name": env["run_by"], "type": "pytest",
         "buildName": f"{verdict.target} {verdict.started_at} ({env['selection'] or 'all checks'})",
-        "reportName": report.title_of(verdict.to_dict()),
+        "reportName": report.title_of(verdict),
     }
 
 
