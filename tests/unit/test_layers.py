@@ -139,6 +139,24 @@ def test_each_layer_says_what_lives_there_and_what_it_may_import(layer: str) -> 
     assert not unnamed, f"{layer}/__init__.py does not name {unnamed}, which {layer} imports"
 
 
+# What judge may take from the probes: their result records, constants and pure helpers, never a function that
+# does I/O (a judgement is a function of what was seen, testable without a network).
+PROBE_RECORDS = {"HttpResult", "short_url", "SampleSet", "STATEMENTS"}
+
+
+def test_judge_takes_only_result_records_from_the_probes() -> None:
+    taken = []
+    for path in sorted((PACKAGE / "judge").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scenescout_ir.probes"):
+                taken += [f"{_where(path, node.lineno)}: {node.module}.{a.name}" for a in node.names
+                          if a.name not in PROBE_RECORDS]
+            elif isinstance(node, ast.Import):
+                taken += [f"{_where(path, node.lineno)}: import {a.name}" for a in node.names
+                          if a.name.startswith("scenescout_ir.probes")]
+    assert not taken, "judge takes more than result records from the probes:\n" + "\n".join(taken)
+
+
 # --- the test sees what it must: an upward import, a cycle, pytest below the adapter -----------------------
 
 
