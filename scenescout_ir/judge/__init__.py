@@ -4,5 +4,5 @@ samples, the provider's answers, the data-loss baseline, the fingerprint of the 
 (verdict.py: a typed Verdict, written to and read back from verdict.json).
 
 May import core, and from probes only their result records, constants and pure helpers (HttpResult, short_url,
-SampleSet, STATEMENTS; tests/unit/test_layers.py lists them): never a probe's I/O. No network, never pytest; the only files it touches are the kept state it
-owns (verdict.json, the fingerprint, the baseline)."""
+SampleSet, STATEMENTS; tests/unit/test_layers.py lists them): never a probe's I/O. No network, never pytest; the
+only files it touches are the kept state it owns (verdict.json, the fingerprint, the baseline)."""
