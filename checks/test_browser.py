@@ -4,7 +4,7 @@ Every endpoint can answer 200 while users see an empty page: a truncated bundle,
 swallows into its empty state. These checks load each route as a user would and look at what rendered.
 A critical route (critical_routes, default the home page) that does not load or renders nothing is a partial
 outage (SEV2); another page broken, a non-critical feature failure (SEV3), as the HTTP route check says
-(rules.route_condition); errors on a page that loaded, SEV3; a broken image, cosmetic (SEV4).
+(judge.routes.route_condition); errors on a page that loaded, SEV3; a broken image, cosmetic (SEV4).
 """
 
 from urllib.parse import urlsplit
@@ -13,7 +13,7 @@ import pytest
 
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
 from scenescout_ir.core.summary import collapse_whitespace, cut
-from scenescout_ir.judge.rules import route_condition
+from scenescout_ir.judge.routes import route_condition
 
 pytestmark = pytest.mark.comprehensive
 

@@ -8,13 +8,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
-from scenescout_ir.judge.rules import (
-    check_response_time,
-    check_slow,
-    health_answer_problem,
-    route_condition,
-    unhealthy_fields,
-)
+from scenescout_ir.judge.health import health_answer_problem, unhealthy_fields
+from scenescout_ir.judge.response_times import check_response_time, check_slow
+from scenescout_ir.judge.routes import route_condition
 from scenescout_ir.judge.tls import certificate_problem
 
 

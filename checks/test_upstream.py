@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from scenescout_ir.core.outcomes import Finding
-from scenescout_ir.judge.rules import health_answer_problem, unhealthy_fields
+from scenescout_ir.judge.health import health_answer_problem, unhealthy_fields
 from scenescout_ir.probes.http import upstream_request
 
 pytestmark = pytest.mark.comprehensive

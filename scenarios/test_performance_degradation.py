@@ -7,7 +7,7 @@ slowest layer is named. Slow statements and blocking chains are in checks/test_p
 import pytest
 
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
-from scenescout_ir.judge.rules import check_slow
+from scenescout_ir.judge.response_times import check_slow
 
 pytestmark = pytest.mark.comprehensive
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from scenescout_ir.core.outcomes import Finding
-from scenescout_ir.judge.rules import check_slow
+from scenescout_ir.judge.response_times import check_slow
 from scenescout_ir.judge.tls import certificate_problem
 
 pytestmark = pytest.mark.comprehensive

@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scenescout_ir.judge.verdict import Verdict
+
 INCIDENTS_ENV = "SCENESCOUT_INCIDENTS_DIR"
 START = "INCIDENT START - "
 RESOLVED = "INCIDENT RESOLVED"
@@ -381,44 +383,26 @@ def resolve(directory: Path, *, resolution: str, root_cause: str, impact: str, n
 # --- a run's verdict into the log ----------------------------------------------------------------------
 
 
-def run_lines(verdict: dict[str, Any], *, report: str | None, selection: str = "") -> list[str]:
+def run_lines(verdict: Verdict, *, report: str | None, selection: str = "") -> list[str]:
     """A run's verdict and findings as ``Investigation findings`` lines (the date is added on writing)."""
-    counts = verdict.get("counts", {})
+    counts = verdict.counts
     parts = [f"{counts.get('passed', 0)} passed", f"{counts.get('failed', 0)} found a problem"]
     parts += [f"{counts[k]} {label}" for k, label in (("could_not_run", "could not run"), ("broken", "broken"))
               if counts.get(k)]
-    what = f"{verdict.get('target', '?')}{', -m ' + selection if selection else ''}"
-    label = _headline(verdict)  # NOT CHECKED - <component> when a component was blind and nothing was found
+    what = f"{verdict.target}{', -m ' + selection if selection else ''}"
+    label = verdict.short_headline  # NOT CHECKED - <component> when a component was blind and nothing was found
     headline = f"{FINDINGS}VERDICT: {label} ({what}: {', '.join(parts)})"
     if report:
         headline += f" - report: {report}"
     lines = [headline]
     lines += [f"{FINDINGS}  {str(b['component']).upper()} NOT CHECKED: {_one_line(b['reason'])[:300]}"
-              for b in verdict.get("blind", [])]
-    for finding in verdict.get("findings", []):
+              for b in verdict.blind]
+    for finding in verdict.findings:
         lines.append(
-            f"{FINDINGS}  {finding['severity']} {finding['component']}: {finding['condition']} - "
-            f"{_one_line(finding['summary'])[:300]} ({finding['check']})"
+            f"{FINDINGS}  {finding.severity.name} {finding.component}: {finding.condition} - "
+            f"{_one_line(finding.summary)[:300]} ({finding.check})"
         )
     return lines
-
-
-def _headline(verdict: dict[str, Any]) -> str:
-    from scenescout_ir.core.conditions import Severity
-
-    label = str(verdict.get("severity", "OK"))
-    if verdict.get("interrupted"):  # never read as OK: the run stopped before it could say
-        from scenescout_ir.judge.verdict import interrupted_headline
-
-        worst = verdict.get("worst_so_far")
-        counts = verdict.get("counts", {})
-        line = interrupted_headline(str(verdict["interrupted"]), int(counts.get("total", 0)),
-                                    int(verdict.get("planned", 0) or 0),
-                                    Severity[str(worst)] if worst in Severity.__members__ else None)
-        return line.removeprefix("VERDICT: ")
-    if label in ("OK", "NOT CHECKED") and verdict.get("blind"):  # not OK (an older verdict.json said OK)
-        return "NOT CHECKED - " + ", ".join(str(b["component"]) for b in verdict["blind"])
-    return Severity[label].headline if label in Severity.__members__ else label
 
 
 def duration(delta: Any) -> str:

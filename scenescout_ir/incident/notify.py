@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from scenescout_ir.judge.verdict import Verdict
+
 WEBHOOK_ENV = "SCENESCOUT_SLACK_WEBHOOK"
 TIMEOUT_ENV = "SCENESCOUT_SLACK_TIMEOUT"
 DEFAULT_TIMEOUT_S = 2.0
@@ -80,19 +82,16 @@ def _reason(exc: requests.RequestException) -> str:
     return type(exc).__name__  # the message may carry the URL, and with it the token
 
 
-def verdict_message(verdict: dict[str, Any], *, report: str | None = None, incident: str | None = None) -> str | None:
+def verdict_message(verdict: Verdict, *, report: str | None = None, incident: str | None = None) -> str | None:
     """The message for a run's verdict, or None when it does not call for one (OK, SEV3, SEV4)."""
-    from scenescout_ir.incident.log import _headline
-
-    severity = str(verdict.get("severity", "OK"))
-    if severity not in NOTIFY_SEVERITIES:
+    if verdict.label not in NOTIFY_SEVERITIES:
         return None
-    findings = verdict.get("findings", [])
-    lines = [f"\N{POLICE CARS REVOLVING LIGHT} INCIDENT: {_headline(verdict)} on {verdict.get('target', '?')} "
-             f"({verdict.get('base_url', '')}) - Investigating"]
+    findings = verdict.findings
+    lines = [f"\N{POLICE CARS REVOLVING LIGHT} INCIDENT: {verdict.short_headline} on {verdict.target} "
+             f"({verdict.base_url}) - Investigating"]
     for f in findings[:MAX_FINDINGS]:
-        lines.append(f"\u2022 {f['severity']} {f['component']}: {f['condition']} - {str(f['summary'])[:200]}")
-    for b in verdict.get("blind", []):  # what this run could not see: the finding may not be the whole story
+        lines.append(f"\u2022 {f.severity.name} {f.component}: {f.condition} - {f.summary[:200]}")
+    for b in verdict.blind:  # what this run could not see: the finding may not be the whole story
         lines.append(f"\u2022 {str(b['component']).upper()} NOT CHECKED: {str(b['reason'])[:200]}")
     if len(findings) > MAX_FINDINGS:
         lines.append(f"\u2022 ... and {len(findings) - MAX_FINDINGS} more")

@@ -21,6 +21,7 @@ from typing import Any
 
 from scenescout_ir.core.conditions import Severity
 from scenescout_ir.incident.log import Incident, RunEntry, duration, stamp
+from scenescout_ir.judge.verdict import FindingRecord, Verdict
 from scenescout_ir.reporting import report
 
 # How long each severity gives to respond (the playbook's "Response:"); SEV1 is "Immediate": the
@@ -41,7 +42,7 @@ class Run:
     headline: str
     report: str | None  # link relative to the post-mortem file's dir
     rendered: bool
-    verdict: dict[str, Any] = field(default_factory=dict)
+    verdict: Verdict | None = None  # None: not kept (or no longer)
     lines: list[str] = field(default_factory=list)
     before_start: bool = False
 
@@ -49,8 +50,8 @@ class Run:
     def failing(self) -> bool:
         return self.severity.startswith("SEV")  # not OK, "?" or INTERRUPTED (stopped before a verdict)
 
-    def findings(self) -> list[dict[str, Any]]:
-        return list(self.verdict.get("findings", []))
+    def findings(self) -> list[FindingRecord]:
+        return list(self.verdict.findings) if self.verdict else []
 
 
 def _parse_time(text: Any) -> datetime | None:
@@ -62,10 +63,10 @@ def _parse_time(text: Any) -> datetime | None:
 
 def _run_from_entry(entry: RunEntry, base: Path) -> Run:
     run_dir = (base / entry.report).parent if entry.report else None
-    verdict = report.read_verdict(run_dir) if run_dir else {}
-    at = _parse_time(verdict.get("started_at")) or entry.at
+    verdict = report.read_verdict(run_dir) if run_dir else None
+    at = (_parse_time(verdict.started_at) if verdict else None) or entry.at
     rendered = bool(run_dir and (run_dir / report.REPORT).is_file())
-    return Run(at, str(verdict.get("severity", entry.severity)), entry.headline, entry.report, rendered, verdict,
+    return Run(at, verdict.label if verdict else entry.severity, entry.headline, entry.report, rendered, verdict,
                entry.lines)
 
 
@@ -76,12 +77,12 @@ def _runs_before(incident: Incident, reports_dir: Path | None, start: datetime, 
     streak: list[Run] = []
     for run_dir in reversed(report.runs(reports_dir)):
         verdict = report.read_verdict(run_dir)
-        at = _parse_time(verdict.get("started_at"))
-        if at is None or at >= start:
+        at = _parse_time(verdict.started_at) if verdict else None
+        if verdict is None or at is None or at >= start:
             continue
-        if start - at > LOOKBACK or (target and verdict.get("target") != target):
+        if start - at > LOOKBACK or (target and verdict.target != target):
             break
-        run = Run(at, str(verdict.get("severity", "?")), "VERDICT: " + str(verdict.get("severity")), None,
+        run = Run(at, verdict.label, "VERDICT: " + verdict.label, None,
                   (run_dir / report.REPORT).is_file(), verdict, before_start=True)
         run.report = str(run_dir / report.REPORT)
         streak.append(run)
@@ -128,7 +129,7 @@ def _facts(incident: Incident, reports_dir: Path | None, output: Path | None) ->
     for run in runs:
         if run.report:
             run.report = _link(incident.path.parent / run.report, out_dir)
-    target = next((str(r.verdict.get("target")) for r in runs if r.verdict.get("target")), None)
+    target = next((r.verdict.target for r in runs if r.verdict), None)
     before = _runs_before(incident, reports_dir, start, target) if start else []
     for run in before:
         run.report = _link(Path(run.report or ""), out_dir)
@@ -232,10 +233,10 @@ def _severity_history(f: _Facts) -> list[str]:
     lines = ["## Severity history", "", "| Run started (UTC) | Verdict | Checks | Findings | Report |",
              "|---|---|---|---|---|"]
     for run in f.everything:
-        counts = run.verdict.get("counts", {})
+        counts = run.verdict.counts if run.verdict else {}
         checks = (f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, "
                   f"{counts.get('could_not_run', 0)} could not run") if counts else "(verdict not kept)"
-        found = "; ".join(f"{x['severity']} {x['condition']} ({x['check']})" for x in run.findings()) or (
+        found = "; ".join(f"{x.severity.name} {x.condition} ({x.check})" for x in run.findings()) or (
             "; ".join(run.lines) if run.lines else "-")
         link = (f"[report]({run.report})" if run.rendered else f"{run.report} (not rendered: `make report`)") \
             if run.report else "-"
@@ -252,7 +253,7 @@ def _findings_seen(everything: list[Run]) -> dict[tuple[str, str], dict[str, Any
     seen: dict[tuple[str, str], dict[str, Any]] = {}
     for run in everything:
         for f in run.findings():
-            key = (f["condition_key"], f["check"])
+            key = (f.condition_key, f.check)
             entry = seen.setdefault(key, {"f": f, "first": run.at, "last": run.at, "runs": 0})
             entry["last"], entry["runs"], entry["f"] = run.at, entry["runs"] + 1, f
     return seen
@@ -262,13 +263,13 @@ def _findings(seen: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
     lines = ["## Findings", ""]
     if not seen:
         lines.append("_No finding was recorded by the suite._")
-    for (_, check), entry in sorted(seen.items(), key=lambda kv: (kv[1]["f"]["severity"], kv[1]["first"])):
+    for (_, check), entry in sorted(seen.items(), key=lambda kv: (kv[1]["f"].severity, kv[1]["first"])):
         f = entry["f"]
         lines += [
-            f"### {f['severity']} {f['component']}: {f['condition']} ({check})",
+            f"### {f.severity.name} {f.component}: {f.condition} ({check})",
             f"- Seen in {entry['runs']} run(s), first {_t(entry['first'])}, last {_t(entry['last'])}",
-            f"- Last observation: {f['summary']}",
-            f"- Playbook next step ({f['section']}): {f['next_step']}",
+            f"- Last observation: {f.summary}",
+            f"- Playbook next step ({f.section}): {f.next_step}",
             "",
         ]
     return lines
@@ -295,9 +296,9 @@ def _root_cause_and_actions(f: _Facts, seen: dict[tuple[str, str], dict[str, Any
     lines.append("- **Long-term preventive measures:** _to do_")
     if seen:
         lines.append("- Playbook next steps for the conditions found (to consider):")
-        for key in dict.fromkeys(e["f"]["condition_key"] for e in seen.values()):
-            finding = next(e["f"] for e in seen.values() if e["f"]["condition_key"] == key)
-            lines.append(f"  - {finding['condition']}: {finding['next_step']}")
+        for key in dict.fromkeys(e["f"].condition_key for e in seen.values()):
+            finding = next(e["f"] for e in seen.values() if e["f"].condition_key == key)
+            lines.append(f"  - {finding.condition}: {finding.next_step}")
     lines.append("")
     return lines
 

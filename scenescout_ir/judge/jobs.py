@@ -13,7 +13,38 @@ from datetime import datetime
 from typing import Any
 
 from scenescout_ir.core.outcomes import CouldNotRun
-from scenescout_ir.judge.rules import job_error_text, job_in_progress, job_run_failed
+
+# a run in progress says nothing yet: the finished ones before it count
+JOB_IN_PROGRESS = frozenset({"running", "pending", "queued", "started", "in_progress", "in progress", "scheduled"})
+
+
+def job_run_failed(status: Any, failure_statuses: tuple[str, ...]) -> bool:
+    """A run failed when its status is one of the configured failure words (any case): any other word
+    ("success", "completed", "ok", "done", "partial") is not a failure, so a schema needs no configuration."""
+    return str(status or "").strip().lower() in {s.strip().lower() for s in failure_statuses}
+
+
+def job_in_progress(status: Any) -> bool:
+    return str(status or "").strip().lower() in JOB_IN_PROGRESS
+
+
+def job_error_text(run: Any, error_column: str | None = None) -> str:
+    """A job run's error text: the configured column, else the first non-empty column named like *error*."""
+    if not isinstance(run, dict):
+        return ""
+    if error_column:
+        value = run.get(error_column)
+        return _one_line(value) if value else ""
+    for key, value in run.items():
+        if "error" in str(key).lower() and value:
+            return _one_line(value)
+    return ""
+
+
+def _one_line(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("message") or value.get("msg") or value
+    return " ".join(str(value).split())[:300]
 
 
 @dataclass(frozen=True)

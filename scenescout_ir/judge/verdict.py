@@ -6,7 +6,8 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ INTERRUPTED = "INTERRUPTED"  # the label of a run stopped by a signal before it 
 # hyphen: runs/<start>-NOT-CHECKED), the incident log, Allure, --watch and the post-mortem say. Never OK.
 NOT_CHECKED = "NOT CHECKED"
 NOT_APPLICABLE = "not_applicable"  # skipped on purpose: nothing configured to check (no TLS on plain HTTP...)
+_NOT_RECORDED = "not recorded"  # what an older verdict.json does not say
 OUTCOMES = (PASSED, FAILED, COULD_NOT_RUN, BROKEN, NOT_APPLICABLE)
 # The exit code of a run without findings in which a whole component could not be checked because of the
 # suite's own credentials or configuration (pytest uses 0-5): a CI gate treats it as failed.
@@ -69,6 +71,13 @@ class FindingRecord:
         data["severity"] = self.severity.name
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FindingRecord:
+        """A kept finding (its severity by name); a text an older file lacks is empty."""
+        texts = {f.name: str(data.get(f.name, "")) for f in fields(cls) if f.name not in ("severity", "evidence")}
+        return cls(**texts, severity=Severity[str(data["severity"])],  # type: ignore[arg-type]
+                   evidence=list(data.get("evidence", [])))
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -111,6 +120,16 @@ class Verdict:
         if self.blind and self.severity is None:
             return "unknown: fix the suite's access to " + ", ".join(sorted({b["component"] for b in self.blind}))
         return self.severity.response if self.severity else "none"
+
+    @property
+    def short_headline(self) -> str:
+        """The verdict in a few words, for a title, a log line or a message: ``SEV2 - High - respond within 1
+        hour``, ``OK``, ``NOT CHECKED - database``, or the interrupted run's line (never read as OK)."""
+        if self.interrupted:
+            return self.headline.removeprefix("VERDICT: ")
+        if self.blind and self.severity is None:
+            return f"{NOT_CHECKED} - " + ", ".join(str(b["component"]) for b in self.blind)
+        return self.severity.headline if self.severity else "OK"
 
     @property
     def headline(self) -> str:
@@ -208,6 +227,38 @@ class Verdict:
             "context": self.context,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """The Verdict a verdict.json holds: ``Verdict.from_dict(d).to_dict() == d`` for what a run wrote. Only
+        ``severity`` is required: a field an older (or hand-written) file lacks takes its default; a file that is
+        not a verdict raises KeyError, TypeError or ValueError (see :func:`read`)."""
+        label = str(data["severity"])
+        worst = data.get("worst_so_far") if data.get("interrupted") else label
+        counts = {k: 0 for k in (*OUTCOMES, "skipped", "total")} | {str(k): int(v) for k, v in
+                                                                    dict(data.get("counts") or {}).items()}
+        verdict = cls(
+            target=str(data.get("target", "?")), base_url=str(data.get("base_url", "")),
+            started_at=str(data.get("started_at", "")), finished_at=str(data.get("finished_at", "")),
+            duration_s=float(data.get("duration_s", 0.0)),
+            severity=Severity[str(worst)] if str(worst) in Severity.__members__ else None,
+            findings=[FindingRecord.from_dict(f) for f in data.get("findings", [])],
+            counts=counts,
+            could_not_run=list(data.get("could_not_run", [])), broken=list(data.get("broken", [])),
+            not_applicable=list(data.get("not_applicable", [])), footprint=dict(data.get("footprint") or {}),
+            interrupted=data.get("interrupted") or (_NOT_RECORDED if label == INTERRUPTED else None),
+            planned=int(data.get("planned") or 0),
+            blind=list(data.get("blind") or ([{"component": _NOT_RECORDED, "check": "", "reason": _NOT_RECORDED,
+                                                "checks": []}] if label == NOT_CHECKED else [])),
+            probable_causes=list(data.get("probable_causes", [])),
+            changes=list(data.get("changes", [])), changes_since=data.get("changes_since"),
+            fingerprint=dict(data.get("fingerprint") or {}), warnings=list(data.get("warnings", [])),
+            waived=list(data.get("waived", [])), flaky=list(data.get("flaky", [])),
+            context=list(data.get("context", [])),
+        )
+        if verdict.label == "OK" != label:  # a label the fields do not bear out: never read as OK what was not
+            raise ValueError(f"verdict.json says {label} but records {verdict.label}")
+        return verdict
+
     def write(self, path: Path) -> None:
         """Atomically, so a reader never sees half a verdict."""
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,6 +271,16 @@ class Verdict:
         except BaseException:  # a second Ctrl-C while writing: the old file stays whole, no stray temp file
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def read(path: Path) -> Verdict | None:
+    """The verdict kept in ``path`` (a verdict.json), or None when there is none or it is not one (a half-copied
+    or hand-edited file is not a verdict; its reader says so in its own words)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Verdict.from_dict(data) if isinstance(data, dict) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def gate_note(verdict: Verdict) -> str:

@@ -9,15 +9,12 @@ disagree.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from scenescout_ir.core.conditions import CONDITIONS
 from scenescout_ir.playbook.commands import Command, commands
@@ -94,54 +91,17 @@ class Row:
     reason: str | None = None  # not a check: why, and what instead
 
 
-class _Collector:
-    def __init__(self) -> None:
-        self.checks: dict[str, dict[str, Any]] = {}
-
-    def pytest_collection_finish(self, session: Any) -> None:
-        for item in session.items:
-            markers = tuple(m for m in CHECK_MARKERS if item.get_closest_marker(m))
-            if not markers:
-                continue
-            nodeid = item.nodeid.split("[", 1)[0]
-            if nodeid in self.checks:
-                self.checks[nodeid]["cases"] += 1
-                continue
-            condition = item.get_closest_marker("condition")
-            claims = [str(a) for m in item.iter_markers("playbook") for a in m.args]
-            doc = (getattr(item, "function", None).__doc__ or "").strip()  # type: ignore[union-attr]
-            self.checks[nodeid] = {
-                "nodeid": nodeid, "name": nodeid.rsplit("::", 1)[-1], "markers": markers,
-                "condition": condition.args[0] if condition else None, "claims": claims,
-                "doc": " ".join(doc.split()), "cases": 1,
-            }
-
-
 def collect(root: Path = ROOT) -> list[CheckInfo]:
     """The checks of checks/ and scenarios/, by collecting them as pytest does (in a child process, so a
     caller's own pytest session is not disturbed)."""
     out = subprocess.run(
-        [sys.executable, "-m", "scenescout_ir.playbook.traceability"], cwd=root, capture_output=True, text=True,
+        [sys.executable, "-m", "scenescout_ir.pytest_plugin.collect_checks"], cwd=root, capture_output=True, text=True,
         timeout=120,
     )
     if out.returncode != 0:
         raise RuntimeError(f"collecting the checks failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
     return [CheckInfo(**{**c, "markers": tuple(c["markers"]), "claims": tuple(c["claims"])})
             for c in json.loads(out.stdout)]
-
-
-def _collect_here() -> list[dict[str, Any]]:
-    import pytest
-
-    collector = _Collector()
-    with contextlib.redirect_stdout(io.StringIO()) as captured:
-        # the package is imported already (this module): pytest cannot rewrite its plugin's asserts, and says so
-        code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider",
-                            "-W", "ignore::pytest.PytestAssertRewriteWarning", "checks", "scenarios"],
-                           plugins=[collector])
-    if code not in (0, 5):
-        raise SystemExit(f"pytest could not collect the checks (exit {code}): {captured.getvalue()[-500:]}")
-    return list(collector.checks.values())
 
 
 def rows(checks: Iterable[CheckInfo], playbook: list[Command] | None = None) -> list[Row]:
@@ -223,7 +183,3 @@ def render_catalogue(checks: list[CheckInfo], markdown: bool = False) -> str:
         out.append(f"{c.nodeid}{cases}\n    markers: {', '.join(c.markers)}; condition: {c.condition_name} "
                    f"({c.severity})\n    playbook: {'; '.join(c.claims) or '-'}")
     return "\n".join(out) + "\n"
-
-
-if __name__ == "__main__":  # the child process of collect()
-    print(json.dumps([asdict(CheckInfo(**c)) | {"markers": list(c["markers"])} for c in _collect_here()]))

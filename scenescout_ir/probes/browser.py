@@ -27,9 +27,9 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from scenescout_ir.core.budget import RunBudget
 from scenescout_ir.core.config import Browser
 from scenescout_ir.core.evidence import Evidence
-from scenescout_ir.pytest_plugin.budget import RunBudget
 
 OWN, BACKEND, THIRD_PARTY = "own", "backend", "third_party"
 QUIET_MS = 500  # the network counts as settled after this long without a fetch/XHR (Playwright's networkidle)

@@ -34,7 +34,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from scenescout_ir.core.config import Timeouts
 from scenescout_ir.core.evidence import Evidence, table_text
 from scenescout_ir.core.outcomes import Blind, ConfigError, CouldNotRun
-from scenescout_ir.judge.rules import classify_connect_error
+from scenescout_ir.probes.connect_errors import classify_connect_error
 from scenescout_ir.probes.threads import for_main_thread
 
 APPLICATION_NAME = "scenescout-ir"  # how the suite's own sessions are told apart in pg_stat_activity
@@ -80,7 +80,7 @@ class Connectivity:
     in_recovery: bool | None = None
     suite_problem: bool = False  # blind: the suite's own DSN, credentials or TLS settings; not an incident
     phase: str | None = None  # where it failed: configuration, dns, pooler, tcp, tls, authentication, startup,
-    # connect, first query (rules.classify_connect_error)
+    # connect, first query (connect_errors.classify_connect_error)
     endpoint: str = ""  # user@host:port/dbname, never the password
     diagnosis: str = ""
     bounds: str = ""  # the statement bounds in force, as verified, or why they are not (then warning is set)

@@ -16,13 +16,13 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit
 
 import requests
 
+from scenescout_ir.core.budget import RunBudget
 from scenescout_ir.core.config import Source, Thresholds, Timeouts
 from scenescout_ir.core.evidence import Evidence
 from scenescout_ir.core.outcomes import CouldNotRun
-from scenescout_ir.judge.fingerprint import deploy_version
 from scenescout_ir.probes.certificate import TlsCertificate, peer_certificate, unverified_certificate
+from scenescout_ir.probes.deploy_version import deploy_version
 from scenescout_ir.probes.threads import for_main_thread
-from scenescout_ir.pytest_plugin.budget import RunBudget
 
 MAX_BODY = 10_000_000  # bytes of a body read at most (thresholds.body_max_bytes); more is "too large"
 EXCERPT = 64 * 1024  # what is kept of a body over the limit (it is judged by its size, not its content)

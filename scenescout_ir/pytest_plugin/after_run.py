@@ -61,7 +61,7 @@ def pytest_scenescout_verdict(verdict: Verdict, config: pytest.Config) -> None:
     incidents = incident.incidents_dir(s.root)
     run_dir: Path | None = None
     try:
-        run_dir = report.archive_run(reports_dir, verdict.to_dict(), results_dir)
+        run_dir = report.archive_run(reports_dir, verdict, results_dir)
         moved = results_dir is not None and not results_dir.exists() and (run_dir / report.RESULTS).is_dir()
         if isinstance(evidence, AllureEvidence) and moved:  # this run's own results, now in the kept run
             evidence.moved_to(run_dir / report.RESULTS)
@@ -75,14 +75,14 @@ def pytest_scenescout_verdict(verdict: Verdict, config: pytest.Config) -> None:
     logged: Path | None = None
     try:
         logged = incident.append_event(
-            incidents, incident.run_lines(verdict.to_dict(), report=link, selection=config.option.markexpr or ""),
+            incidents, incident.run_lines(verdict, report=link, selection=config.option.markexpr or ""),
             redact=redact,
         )
         if logged:
             out.append(f"findings appended to the open incident {_rel(logged)}")
     except incident.IncidentError as exc:
         out.append(f"could not append to the incident log: {exc}")
-    message = notify.verdict_message(verdict.to_dict(), report=_rel(run_dir / report.REPORT) if run_dir else None,
+    message = notify.verdict_message(verdict, report=_rel(run_dir / report.REPORT) if run_dir else None,
                                      incident=logged.name if logged else None)
     if message is not None:
         sent = notify.send(message, redact=redact)

@@ -38,6 +38,7 @@ from scenescout_ir.pytest_plugin import waivers
 from scenescout_ir.pytest_plugin.plugin import RECORD_KEY, is_check, suite
 from scenescout_ir.reporting import report
 from scenescout_ir.reporting.allure_mapping import (
+    PHASES,
     Attached,
     CheckInfo,
     categories,
@@ -54,6 +55,15 @@ ALLUREDIR_ENV = "SCENESCOUT_ALLUREDIR"
 PLUGIN_NAME = "scenescout_ir.allure"
 RUN_RESULTS_KEY = "scenescout_results_dir"  # xdist: the controller's per-run results dir, for its workers
 Redact = Callable[[Any], str]
+
+
+def check_info(item: pytest.Item) -> CheckInfo:
+    """What the report shows of a collected check: its phase (from its marker), condition and playbook line."""
+    phase = next((label for marker, label in PHASES if item.get_closest_marker(marker)), PHASES[0][1])
+    marker = item.get_closest_marker("condition")
+    function = getattr(item, "function", None)
+    doc = " ".join((getattr(function, "__doc__", None) or "").split())
+    return CheckInfo(item.nodeid, item.name, phase, marker.args[0] if marker and marker.args else None, doc)
 
 
 # --- what goes into the results dir: always through the redactor --------------------------------------
@@ -208,7 +218,7 @@ class AllureEvidence:
         for item in items:
             if not is_check(item):
                 continue
-            info = CheckInfo.of(item)
+            info = check_info(item)
             self.checks[item.nodeid] = info
             cond = CONDITIONS.get(info.condition or "")
             for label_type, value in labels_for(info, cond):
@@ -252,7 +262,9 @@ class AllureEvidence:
         redact = suite(self.config).redact
         self.results_dir.mkdir(parents=True, exist_ok=True)
         self.writer.write_bytes("categories.json", json.dumps(categories(), indent=2).encode())
-        env = environment(self.config, verdict)
+        env = environment(verdict, root=Path(str(self.config.rootpath)),
+                          markexpr=getattr(self.config.option, "markexpr", "") or "",
+                          args=self.config.invocation_params.args, pytest_version=pytest.__version__)
         self.writer.write_bytes("environment.properties", redact(properties(env)).encode())
         self.writer.write_bytes("executor.json", redact(json.dumps(executor(env, verdict), indent=2)).encode())
         result, attachments = verdict_result(verdict)

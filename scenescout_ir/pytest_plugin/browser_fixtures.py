@@ -155,7 +155,7 @@ def smoke_browser(
         browser = playwright.chromium.launch(**browser_type_launch_args)
     except PlaywrightError as exc:
         raise CouldNotRun(f"Chromium ({executable}) did not start: {str(exc).strip().splitlines()[0]}") from None
-    from scenescout_ir.pytest_plugin.budget import BROWSER_RESERVE_S
+    from scenescout_ir.core.budget import BROWSER_RESERVE_S
 
     suite(pytestconfig).clock.reserve_s += BROWSER_RESERVE_S  # its closing comes out of the run's budget too
     yield browser

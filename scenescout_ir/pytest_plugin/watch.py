@@ -8,7 +8,6 @@ ends with ``RECOVERED at <time> (SEVn for <duration>)``. Ctrl-C ends it cleanly,
 
 from __future__ import annotations
 
-import json
 import shlex
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import pytest
 from scenescout_ir.core.config import parse_duration
 from scenescout_ir.core.outcomes import ConfigError
 from scenescout_ir.core.redact import Redactor
+from scenescout_ir.judge.verdict import read
 
 _OWN_OPTIONS = ("--watch", "--watch-ok", "--watch-max")
 
@@ -89,12 +89,10 @@ class State:
 
 
 def read_state(verdict_file: Path) -> State | None:
-    try:
-        data = json.loads(verdict_file.read_text())
-    except (OSError, ValueError):
+    verdict = read(verdict_file)
+    if verdict is None:
         return None
-    return State(str(data.get("severity", "?")),
-                 {f["check"]: f["severity"] for f in data.get("findings", []) if isinstance(f, dict)})
+    return State(verdict.label, {f.check: f.severity.name for f in verdict.findings})
 
 
 def changes(before: State | None, now: State) -> list[str]:

@@ -12,7 +12,8 @@
   infrastructure problem";
 - the run's environment (environment.properties, executor.json) and its verdict as one more result.
 
-The pytest adapter that writes these is allure_evidence.py; what follows the verdict is after_run.py.
+The pytest adapter that writes these is pytest_plugin/allure_adapter.py (this module never imports pytest);
+what follows the verdict is pytest_plugin/after_run.py.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ import platform
 import re
 import socket
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from allure_commons.model2 import Label, Link, Status, StatusDetails, TestResult
 from allure_commons.types import LabelType
 from allure_commons.utils import md5, now, uuid4
@@ -71,14 +72,6 @@ class CheckInfo:
     phase: str
     condition: str | None  # the condition marker's key
     doc: str  # the playbook command it replaces
-
-    @classmethod
-    def of(cls, item: pytest.Item) -> CheckInfo:
-        phase = next((label for marker, label in PHASES if item.get_closest_marker(marker)), PHASES[0][1])
-        marker = item.get_closest_marker("condition")
-        function = getattr(item, "function", None)
-        doc = " ".join((getattr(function, "__doc__", None) or "").split())
-        return cls(item.nodeid, item.name, phase, marker.args[0] if marker and marker.args else None, doc)
 
 
 def playbook_url(root: Path) -> str | None:
@@ -318,10 +311,15 @@ def executor(env: dict[str, str], verdict: Verdict) -> dict[str, str]:
     return {
         "name": env["run_by"], "type": "pytest",
         "buildName": f"{verdict.target} {verdict.started_at} ({env['selection'] or 'all checks'})",
-        "reportName": report.title_of(verdict.to_dict()),
+        "reportName": report.title_of(verdict),
     }
 
-def environment(config: pytest.Config, verdict: Verdict) -> dict[str, str]:
+
+def environment(
+    verdict: Verdict, *, root: Path, markexpr: str, args: Sequence[str], pytest_version: str,
+) -> dict[str, str]:
+    """environment.properties: the run's verdict, and how it was run (``root``, ``-m``, the command line and
+    the pytest version, given by the pytest adapter: this module does not know pytest)."""
     cause = verdict.probable_causes[0] if verdict.probable_causes else None
     return {
         "target": verdict.target,
@@ -334,11 +332,11 @@ def environment(config: pytest.Config, verdict: Verdict) -> dict[str, str]:
         "started_at": verdict.started_at,
         "finished_at": verdict.finished_at,
         "run_by": f"{_user()}@{socket.gethostname()}",
-        "suite_commit": git_commit(Path(str(config.rootpath))),
-        "selection": f"-m {config.option.markexpr}" if getattr(config.option, "markexpr", "") else "",
-        "command": " ".join(["pytest", *config.invocation_params.args]),
+        "suite_commit": git_commit(root),
+        "selection": f"-m {markexpr}" if markexpr else "",
+        "command": " ".join(["pytest", *args]),
         "python": platform.python_version(),
-        "pytest": pytest.__version__,
+        "pytest": pytest_version,
     }
 
 

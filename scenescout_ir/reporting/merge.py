@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scenescout_ir.core.conditions import Severity
+from scenescout_ir.judge.verdict import Verdict, read
 from scenescout_ir.reporting import report
 
 MERGED_DIR = "reports/merged"
@@ -37,34 +38,31 @@ SUMMARY = "summary.md"
 @dataclass(frozen=True)
 class Run:
     source: Path
-    verdict: dict[str, Any]  # empty: the dir holds no verdict (the job did not finish)
+    verdict: Verdict | None  # None: the dir holds no verdict (the job did not finish)
     results: Path | None  # its Allure results
 
     @property
     def target(self) -> str:
-        return str(self.verdict.get("target") or self.source.name.removeprefix("reports-"))  # a CI artifact's name
+        return self.verdict.target if self.verdict else self.source.name.removeprefix("reports-")  # a CI artifact
 
     @property
     def label(self) -> str:
-        return str(self.verdict.get("severity") or NO_VERDICT) if self.verdict else NO_VERDICT
+        return self.verdict.label if self.verdict else NO_VERDICT
 
 
 def read_run(directory: Path) -> Run:
     """A run's reports dir: its verdict and the Allure results of the kept run it names."""
-    try:
-        verdict = json.loads((directory / report.VERDICT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return Run(directory, {}, None)
-    if not isinstance(verdict, dict):
-        return Run(directory, {}, None)
+    verdict = read(directory / report.VERDICT)
+    if verdict is None:
+        return Run(directory, None, None)
     return Run(directory, verdict, _results_of(directory, verdict))
 
 
-def _results_of(directory: Path, verdict: dict[str, Any]) -> Path | None:
+def _results_of(directory: Path, verdict: Verdict) -> Path | None:
     """The kept run whose verdict is this one (same start and target), else the newest results there."""
     for run_dir in report.runs(directory):
         kept = report.read_verdict(run_dir)
-        if (kept.get("started_at"), kept.get("target")) == (verdict.get("started_at"), verdict.get("target")) \
+        if kept and (kept.started_at, kept.target) == (verdict.started_at, verdict.target) \
                 and (run_dir / report.RESULTS).is_dir():
             return run_dir / report.RESULTS
     latest = directory / report.RESULTS
@@ -77,9 +75,9 @@ def exit_code(runs: list[Run], flaky_fails: bool = False) -> int:
         return 1
     if any(label in ("INTERRUPTED", NO_VERDICT) for label in labels):
         return 2
-    if any(r.verdict.get("blind") for r in runs):
+    if any(r.verdict and r.verdict.blind for r in runs):
         return 6
-    if flaky_fails and any(r.verdict.get("flaky") for r in runs):
+    if flaky_fails and any(r.verdict and r.verdict.flaky for r in runs):
         return 7
     return 0
 
@@ -95,10 +93,8 @@ def combined(runs: list[Run]) -> dict[str, Any]:
     targets = []
     out: dict[str, Any] = {key: [] for key in ("findings", "waived", "flaky", "could_not_run", "broken", "blind")}
     for run in runs:
-        v = run.verdict
-        label = run.label
-        if label == "OK" and v.get("blind"):
-            label = "NOT CHECKED"
+        v = run.verdict.to_dict() if run.verdict else {}  # the merged verdict.json is JSON: its boundary
+        label = run.label  # NOT CHECKED, not OK, when a component was blind (Verdict.label)
         targets.append({
             "target": run.target, "severity": label, "response": v.get("response"), "base_url": v.get("base_url"),
             "started_at": v.get("started_at"), "duration_s": v.get("duration_s"), "counts": v.get("counts", {}),
@@ -108,7 +104,7 @@ def combined(runs: list[Run]) -> dict[str, Any]:
         for key in out:
             out[key] += [{**entry, "target": run.target} for entry in v.get(key) or [] if isinstance(entry, dict)]
     starts = [t["started_at"] for t in targets if t["started_at"]]
-    ends = [str(r.verdict["finished_at"]) for r in runs if r.verdict.get("finished_at")]
+    ends = [r.verdict.finished_at for r in runs if r.verdict and r.verdict.finished_at]
     counts: dict[str, int] = {}
     for t in targets:
         for key, n in (t["counts"] or {}).items():

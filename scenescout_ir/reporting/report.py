@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scenescout_ir.judge.verdict import Verdict, read
+
 RUNS = "runs"
 RESULTS = "allure-results"
 RUNNING = ".running-"  # runs/.running-*: the results of a run still going (or killed outright)
@@ -56,13 +58,13 @@ class ReportError(Exception):
 # --- keeping runs ------------------------------------------------------------------------------------
 
 
-def run_id(verdict: dict[str, Any]) -> str:
-    started = datetime.fromisoformat(str(verdict["started_at"]))
-    label = str(verdict.get("severity", "OK")).replace(" ", "-")  # NOT CHECKED -> NOT-CHECKED
+def run_id(verdict: Verdict) -> str:
+    started = datetime.fromisoformat(verdict.started_at)
+    label = verdict.label.replace(" ", "-")  # NOT CHECKED -> NOT-CHECKED
     return f"{started:%Y%m%dT%H%M%SZ}-{label}"
 
 
-def archive_run(reports_dir: Path, verdict: dict[str, Any], results_dir: Path | None) -> Path:
+def archive_run(reports_dir: Path, verdict: Verdict, results_dir: Path | None) -> Path:
     """Keep this run: its verdict and Allure results under ``runs/<run id>/`` (hard links where possible)."""
     runs = reports_dir / RUNS
     runs.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def archive_run(reports_dir: Path, verdict: dict[str, Any], results_dir: Path | 
         else:  # an --alluredir of the user's: linked, left where it is
             shutil.copytree(results_dir, run_dir / RESULTS, copy_function=_link_or_copy)
     tmp = run_dir / f".{VERDICT}.tmp"
-    tmp.write_text(json.dumps(verdict, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(verdict.to_dict(), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, run_dir / VERDICT)
     return run_dir
 
@@ -230,19 +232,14 @@ def _categories(results: Path) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
-def title_of(verdict: dict[str, Any]) -> str:
-    from scenescout_ir.incident.log import _headline
-
-    started = str(verdict.get("started_at", ""))[:16].replace("T", " ")
-    return f"SceneScout {verdict.get('target', '?')} {started} UTC: {_headline(verdict)}"
+def title_of(verdict: Verdict) -> str:
+    started = verdict.started_at[:16].replace("T", " ")
+    return f"SceneScout {verdict.target} {started} UTC: {verdict.short_headline}"
 
 
-def read_verdict(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / VERDICT).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+def read_verdict(run_dir: Path) -> Verdict | None:
+    """The run's kept verdict, or None when it has none (or what is there is not a verdict)."""
+    return read(run_dir / VERDICT)
 
 
 @contextlib.contextmanager
@@ -259,7 +256,9 @@ def _locked(directory: Path) -> Iterator[None]:
 def render_run(run_dir: Path, *, allure: list[str]) -> Path:
     """``runs/<id>/report.html``, its point added to the reports dir's history."""
     reports_dir = run_dir.parent.parent
-    return render(run_dir / RESULTS, run_dir / REPORT, title=title_of(read_verdict(run_dir)), allure=allure,
+    verdict = read_verdict(run_dir)
+    title = title_of(verdict) if verdict else f"SceneScout: {run_dir.name}"
+    return render(run_dir / RESULTS, run_dir / REPORT, title=title, allure=allure,
                   history=reports_dir / HISTORY)
 
 

@@ -16,6 +16,7 @@ from fixtures.demo.faults import FAULTS
 from fixtures.demo.flavours import DEFAULT
 from fixtures.demo.logs import PINO_ERROR, ingestion_line, pino_line
 from scenescout_ir.incident import log as incident
+from scenescout_ir.judge.verdict import Verdict
 from scenescout_ir.reporting import report
 from tests.demo_support import ROOT, run_suite, targets_file
 from tests.servers import WebhookReceiver
@@ -246,4 +247,6 @@ def test_the_incident_lifecycle_from_the_command_line_with_real_runs(healthy_sta
     for entry in runs:  # every run's report was rendered for the draft, and its link works from there
         target = (log.parent / entry.report).resolve()
         assert target.is_file() and f"[report]({entry.report})" in draft
-        assert json.loads((target.parent / "verdict.json").read_text())["severity"] == entry.severity
+        kept = json.loads((target.parent / "verdict.json").read_text())
+        assert kept["severity"] == entry.severity
+        assert Verdict.from_dict(kept).to_dict() == kept  # a kept verdict reads back as the same typed Verdict

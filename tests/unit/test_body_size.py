@@ -14,7 +14,7 @@ import pytest
 
 from scenescout_ir.core.config import Thresholds, Timeouts
 from scenescout_ir.core.redact import Redactor, printable
-from scenescout_ir.judge.rules import health_answer_problem
+from scenescout_ir.judge.health import health_answer_problem
 from scenescout_ir.probes.http import HttpProbe, size_text
 from tests.demo_support import _state_dir, run_suite
 from tests.servers import Reply

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from scenescout_ir.core.budget import RunBudget
 from scenescout_ir.core.config import Thresholds, Timeouts
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
-from scenescout_ir.judge.rules import check_slow
+from scenescout_ir.judge.response_times import check_slow
 from scenescout_ir.probes.http import HttpProbe
-from scenescout_ir.pytest_plugin.budget import RunBudget
 from tests.demo_support import _state_dir, run_suite
 from tests.servers import Reply
 from tests.unit.test_http_realworld import write_targets

@@ -1,6 +1,7 @@
 """What changed since the last healthy run: fingerprints from the checks' evidence, and their differences."""
 
-from scenescout_ir.judge.fingerprint import build, deploy_version, diff, fingerprint_file, load, save
+from scenescout_ir.judge.fingerprint import build, diff, fingerprint_file, load, save
+from scenescout_ir.probes.deploy_version import deploy_version
 
 
 def http(url, status, elapsed, deploy=None):

@@ -14,7 +14,8 @@ import pytest
 
 from scenescout_ir.core.config import Browser, Thresholds, Timeouts, load_targets
 from scenescout_ir.core.outcomes import Finding
-from scenescout_ir.judge.rules import check_response_time, check_slow, health_answer_problem
+from scenescout_ir.judge.health import health_answer_problem
+from scenescout_ir.judge.response_times import check_response_time, check_slow
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
 from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence, join_url, short_url
 from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM

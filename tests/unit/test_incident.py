@@ -13,6 +13,7 @@ import pytest
 from scenescout_ir.core.redact import Redactor
 from scenescout_ir.incident import log as incident
 from scenescout_ir.incident import postmortem
+from scenescout_ir.judge.verdict import Verdict
 from scenescout_ir.reporting import report
 
 T0 = datetime(2026, 3, 14, 2, 10, 5, tzinfo=UTC)
@@ -113,7 +114,7 @@ VERDICT = {
 
 def test_a_runs_verdict_becomes_investigation_findings_lines_with_its_report(tmp_path):
     path = incident.start(tmp_path, "db down", now=T0)
-    lines = incident.run_lines(VERDICT, report="../reports/runs/20260314T021500Z-SEV2/report.html",
+    lines = incident.run_lines(Verdict.from_dict(VERDICT), report="../reports/runs/20260314T021500Z-SEV2/report.html",
                                selection="emergency")
     assert incident.append_event(tmp_path, lines, now=at(5)) == path
     text = path.read_text().splitlines()
@@ -195,7 +196,7 @@ def test_the_cli_runs_the_lifecycle_and_errors_are_one_line(tmp_path):
 
 
 def _kept_run(reports_dir: Path, verdict: dict) -> str:
-    run_dir = report.archive_run(reports_dir, verdict, None)
+    run_dir = report.archive_run(reports_dir, Verdict.from_dict(verdict), None)
     return run_dir.name
 
 
@@ -215,7 +216,7 @@ def test_the_postmortem_draft_derives_the_timeline_from_the_log_and_the_runs(tmp
         verdict = _verdict(severity, at(minutes), findings)
         name = _kept_run(reports_dir, verdict)
         link = os.path.relpath(reports_dir / "runs" / name / "report.html", incidents)
-        incident.append_event(incidents, incident.run_lines(verdict, report=link),
+        incident.append_event(incidents, incident.run_lines(Verdict.from_dict(verdict), report=link),
                               now=at(minutes) + timedelta(seconds=5))
         if minutes == 1:
             incident.append_event(incidents, [f"{incident.NOTIFIED}SEV2 to hooks.example answered 200"],
@@ -255,17 +256,19 @@ def test_an_open_incident_without_runs_still_gets_a_draft(tmp_path):
 
 
 def test_json_roundtrip_of_kept_verdicts(tmp_path):
-    run_dir = report.archive_run(tmp_path, VERDICT, None)
+    verdict = Verdict.from_dict(VERDICT)
+    run_dir = report.archive_run(tmp_path, verdict, None)
     assert run_dir.name == "20260314T021500Z-SEV2"
-    assert json.loads((run_dir / "verdict.json").read_text()) == VERDICT
-    assert report.archive_run(tmp_path, VERDICT, None).name == "20260314T021500Z-SEV2-2"
+    assert json.loads((run_dir / "verdict.json").read_text()) == verdict.to_dict()
+    assert report.read_verdict(run_dir) == verdict
+    assert report.archive_run(tmp_path, Verdict.from_dict(VERDICT), None).name == "20260314T021500Z-SEV2-2"
 
 
 def test_a_run_that_could_not_check_the_database_is_not_logged_as_ok():
     verdict = {"target": "production", "severity": "OK", "counts": {"passed": 9, "failed": 0, "could_not_run": 8},
                "findings": [], "blind": [{"component": "database", "check": "test_database_connectivity",
                                           "reason": "password authentication failed for user \"oncall\""}]}
-    lines = incident.run_lines(verdict, report=None)
+    lines = incident.run_lines(Verdict.from_dict(verdict), report=None)
     assert "VERDICT: NOT CHECKED - database (production: 9 passed" in lines[0] and "VERDICT: OK" not in lines[0]
     assert lines[1].endswith('DATABASE NOT CHECKED: password authentication failed for user "oncall"')
 
@@ -284,7 +287,7 @@ def test_a_not_checked_run_is_kept_logged_and_reviewed_as_not_checked(tmp_path):
     assert [p.name for p in report.runs(reports_dir)][-1] == "20260314T015005Z-NOT-CHECKED"  # kept and pruned
     _kept_run(reports_dir, _verdict("SEV2", at(-4), [VERDICT["findings"][0]]))
     path = incident.start(incidents, "logins fail", now=T0)
-    lines = incident.run_lines(blind, report=None)
+    lines = incident.run_lines(Verdict.from_dict(blind), report=None)
     assert lines[0].startswith(f"{incident.FINDINGS}VERDICT: NOT CHECKED - database (demo: ")
     incident.append_event(incidents, lines, now=at(1))
     (entry,) = incident.parse(path).runs()
@@ -298,7 +301,7 @@ def test_a_not_checked_run_is_kept_logged_and_reviewed_as_not_checked(tmp_path):
 
 def test_a_run_with_a_finding_and_a_blind_component_logs_both():
     verdict = {**_verdict("SEV3", at(0), [VERDICT["findings"][0]]), "blind": BLIND}
-    lines = incident.run_lines(verdict, report=None)
+    lines = incident.run_lines(Verdict.from_dict(verdict), report=None)
     assert "VERDICT: SEV3" in lines[0]
     assert lines[1].endswith('DATABASE NOT CHECKED: password authentication failed for user "oncall"')
 

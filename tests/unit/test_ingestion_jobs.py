@@ -12,8 +12,8 @@ import pytest
 from scenescout_ir.core.conditions import CONDITIONS, Severity
 from scenescout_ir.core.config import Integrity, load_target
 from scenescout_ir.core.outcomes import ConfigError, CouldNotRun
-from scenescout_ir.judge.jobs import recent_job_runs
-from scenescout_ir.judge.rules import job_error_text, job_in_progress, job_run_failed, route_condition
+from scenescout_ir.judge.jobs import job_error_text, job_in_progress, job_run_failed, recent_job_runs
+from scenescout_ir.judge.routes import route_condition
 from scenescout_ir.probes.db import QueryResult
 from scenescout_ir.probes.source_logs import line_message, tail_mentions
 

@@ -8,6 +8,7 @@ import pytest
 from scenescout_ir.core.redact import Redactor
 from scenescout_ir.incident import log as incident
 from scenescout_ir.incident import notify
+from scenescout_ir.judge.verdict import Verdict
 from tests.servers import WebhookReceiver
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
 
@@ -34,7 +35,8 @@ def silent(silent_server):
 
 def test_a_sev1_verdict_posts_a_short_slack_message(receiver, monkeypatch):
     monkeypatch.setenv(notify.WEBHOOK_ENV, receiver.url)
-    text = notify.verdict_message(VERDICT, report="reports/runs/x/report.html", incident="incident-20260314-0210.log")
+    text = notify.verdict_message(Verdict.from_dict(VERDICT), report="reports/runs/x/report.html",
+                                  incident="incident-20260314-0210.log")
     delivered, what = notify.send(text, redact=Redactor())
     assert delivered and what == "127.0.0.1 answered 200"
     (got,) = receiver.received
@@ -49,7 +51,7 @@ def test_a_sev1_verdict_posts_a_short_slack_message(receiver, monkeypatch):
 
 def test_sev3_sev4_and_ok_post_nothing():
     for severity in ("SEV3", "SEV4", "OK"):
-        assert notify.verdict_message({**VERDICT, "severity": severity}) is None
+        assert notify.verdict_message(Verdict.from_dict({**VERDICT, "severity": severity})) is None
 
 
 def test_nothing_is_sent_unless_a_webhook_is_configured(monkeypatch):
@@ -135,7 +137,8 @@ def test_a_not_checked_run_pages_nobody_and_a_paging_run_names_what_it_could_not
     """Issue 15: NOT CHECKED is its own state (the suite's own access, not an incident): no message; a SEV1/SEV2
     run that was also blind says so in its message."""
     blind = [{"component": "database", "reason": "password authentication failed for user \"oncall\""}]
-    assert notify.verdict_message({**VERDICT, "severity": "NOT CHECKED", "findings": [], "blind": blind}) is None
-    message = notify.verdict_message({**VERDICT, "blind": blind})
+    not_checked = Verdict.from_dict({**VERDICT, "severity": "NOT CHECKED", "findings": [], "blind": blind})
+    assert notify.verdict_message(not_checked) is None
+    message = notify.verdict_message(Verdict.from_dict({**VERDICT, "blind": blind}))
     assert message is not None and "SEV1" in message.splitlines()[0]
     assert '\u2022 DATABASE NOT CHECKED: password authentication failed for user "oncall"' in message

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from scenescout_ir.judge.verdict import Verdict
 from scenescout_ir.reporting import report
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
 
@@ -73,7 +74,7 @@ def test_each_kept_run_becomes_one_self_contained_file_with_history(scratch, all
 def test_the_report_is_titled_with_the_run_and_its_verdict(scratch, allure):
     reports_dir = kept(scratch, 1)
     (run_dir,) = report.runs(reports_dir)
-    verdict = json.loads((run_dir / "verdict.json").read_text())
+    verdict = Verdict.from_dict(json.loads((run_dir / "verdict.json").read_text()))
     assert report.title_of(verdict).startswith("SceneScout local ")
     assert report.title_of(verdict).endswith(": SEV1 - Critical - respond immediately")  # one source, all stale
     report.render_pending(reports_dir, allure=allure)
@@ -108,8 +109,8 @@ def test_the_report_command_says_what_it_made_or_why_not_in_one_line(scratch, tm
 
 def test_pruning_keeps_the_newest_and_every_run_an_incident_links_to(tmp_path):
     verdict = {"started_at": "2026-03-14T02:00:00+00:00", "severity": "OK"}
-    names = [report.archive_run(tmp_path, {**verdict, "started_at": f"2026-03-14T02:0{n}:00+00:00"}, None).name
-             for n in range(5)]
+    names = [report.archive_run(tmp_path, Verdict.from_dict({**verdict, "started_at": f"2026-03-14T02:0{n}:00+00:00"}),
+                                None).name for n in range(5)]
     log = tmp_path / "incident-20260314-0200.log"
     log.write_text(f"Sat Mar 14 02:00:00 UTC 2026: Investigation findings: VERDICT: OK - report: "
                    f"../reports/runs/{names[1]}/report.html\n")

@@ -4,12 +4,9 @@ import pytest
 
 from scenescout_ir.core.config import Thresholds
 from scenescout_ir.core.outcomes import Finding
-from scenescout_ir.judge.rules import (
-    check_response_time,
-    classify_connect_error,
-    diagnose_database_error,
-    unhealthy_fields,
-)
+from scenescout_ir.judge.health import unhealthy_fields
+from scenescout_ir.judge.response_times import check_response_time
+from scenescout_ir.probes.connect_errors import classify_connect_error, diagnose_database_error
 from scenescout_ir.probes.http import HttpResult
 
 
@@ -45,7 +42,7 @@ def test_response_time_lines():
     assert major.value.condition == "significant_degradation" and "/api/health is slow: 10.5 s" in str(major.value)
 
 
-# What a person reads for each kind of connection failure, written out (the table in rules.py is what is tested)
+# What a person reads for each kind of connection failure, written out (the table in connect_errors.py is tested)
 DSN_WRONG = "the DSN itself is wrong (unset, malformed, or an impossible port or option)"
 NO_SUCH_HOST = ("the DSN's host name does not resolve: most likely a typo in it (or the suite's name server is "
                 "unreachable)")
@@ -138,11 +135,11 @@ def test_the_readmes_phase_table_names_every_phase_a_connection_failure_can_have
     phases, the fallback one, and "first query", which the database probe sets itself)."""
     from pathlib import Path
 
-    from scenescout_ir.judge import rules
+    from scenescout_ir.probes import connect_errors
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("| phase | examples | verdict |", 1)[1].split("\n\n", 1)[0]
     documented = {line.split("|")[1].strip() for line in table.splitlines()[2:] if line.startswith("|")}
-    reported = {phase for _, phase, _, _ in rules._CONNECT_FAILURES} | {classify_connect_error("?").phase,
+    reported = {phase for _, phase, _, _ in connect_errors._CONNECT_FAILURES} | {classify_connect_error("?").phase,
                                                                        "first query"}
     assert documented == reported

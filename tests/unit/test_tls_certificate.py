@@ -238,7 +238,7 @@ def test_an_expired_certificate_is_a_sev1_finding_not_a_site_down(https_site):
 def test_the_site_checks_name_an_expired_certificate_not_an_outage(https_site):
     """The emergency checks (which do not include the certificate check) see the same: a request refused for an
     expired certificate is tls_certificate_expired (renew it), not a partial outage (restart the app)."""
-    from scenescout_ir.judge.rules import check_slow
+    from scenescout_ir.judge.response_times import check_slow
 
     site = https_site(timedelta(days=-1))
     result = probe().get(site.url + "/health")

@@ -1,9 +1,12 @@
 """The verdict: findings, the playbook's aggregate rules and the run's severity."""
 
 import json
+from dataclasses import replace
+
+import pytest
 
 from scenescout_ir.core.conditions import CONDITIONS, Severity
-from scenescout_ir.judge.verdict import CheckRecord, assemble, findings_of
+from scenescout_ir.judge.verdict import CheckRecord, Verdict, assemble, findings_of, read
 
 
 def rec(check, outcome, condition, summary=""):
@@ -169,3 +172,53 @@ def test_the_suites_own_bounds_not_in_force_are_a_warning_of_the_verdict_once(tm
     assert v.lines()[:2] == ["VERDICT: OK", "WARNING: not in force: statement mode"]
     v.write(tmp_path / "verdict.json")
     assert json.loads((tmp_path / "verdict.json").read_text())["warnings"] == ["not in force: statement mode"]
+
+
+# --- issue 16: one typed Verdict end to end: what a run writes reads back as the same Verdict -------------
+
+
+def _kept_verdicts():
+    down = rec("test_db", "failed", "database_connection", "DATABASE DOWN: connection refused")
+    warning = {"kind": "warning", "title": "the suite's statement bounds", "text": "not in force: statement mode"}
+    gated = verdict([down, rec("test_home", "passed", "partial_outage"),
+                     CheckRecord("checks/x.py::test_w", "test_w", "passed", evidence=[warning]),
+                     rec("test_tls", "could_not_run", "tls_certificate_expired", "run budget of 15 s spent"),
+                     rec("test_x", "not_applicable", None, "no TLS on plain HTTP")], planned=6)
+    return {
+        "OK": verdict([rec("a", "passed", "partial_outage")]),
+        "SEV2 with waived, flaky, context, warnings and changes": replace(
+            gated, waived=[{"check": "test_logs", "severity": "SEV3", "expires": "2026-04-01", "reason": "known",
+                            "summary": "50 errors"}],
+            flaky=[{"check": "test_home", "summary": "failed 1 of 2 attempts", "attempts": []}],
+            context=["the provider's status page: degraded performance"],
+            changes=[{"text": "deploy version 1.4.1 -> 1.4.2"}], changes_since="2026-03-14T02:00:00+00:00",
+            fingerprint={"taken_at": "2026-03-14T02:15:00+00:00", "endpoints": {"/": {"status": 200}}}),
+        "NOT CHECKED": verdict([blind_rec(), rec("b", "passed", "partial_outage")]),
+        "INTERRUPTED, nothing found": verdict([rec("a", "passed", "partial_outage")], interrupted="SIGTERM",
+                                              planned=5),
+        "INTERRUPTED after a finding": verdict([down], interrupted="SIGINT (Ctrl-C)", planned=5),
+        "SEV2 and a blind component": verdict([down, blind_rec()]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_kept_verdicts()))
+def test_a_kept_verdict_reads_back_as_the_same_verdict(tmp_path, name):
+    kept = _kept_verdicts()[name]
+    kept.write(tmp_path / "verdict.json")  # as the run writes it
+    data = json.loads((tmp_path / "verdict.json").read_text())
+    assert Verdict.from_dict(data).to_dict() == data
+    again = read(tmp_path / "verdict.json")
+    assert again is not None and again.label == kept.label and again.severity == kept.severity
+    assert again.findings == kept.findings and again.headline == kept.headline and again.lines() == kept.lines()
+
+
+def test_what_is_not_a_verdict_reads_as_none_and_never_as_ok(tmp_path):
+    path = tmp_path / "verdict.json"
+    assert read(path) is None  # no file
+    for text in ("{", "[]", '{"target": "t"}', '{"severity": "INTERRUPTED", "findings": [{"severity": "SEV9"}]}'):
+        path.write_text(text)
+        assert read(path) is None, text
+    path.write_text('{"severity": "INTERRUPTED"}')  # an older file: still INTERRUPTED, never OK
+    assert read(path).label == "INTERRUPTED"  # type: ignore[union-attr]
+    path.write_text('{"severity": "NOT CHECKED"}')
+    assert read(path).label == "NOT CHECKED"  # type: ignore[union-attr]
