@@ -324,7 +324,7 @@ def _reviewed_incident(tmp_path: Path) -> str:
         verdict = _verdict(severity, at(minutes), findings)
         link = os.path.relpath(reports_dir / "runs" / _kept_run(reports_dir, verdict) / "report.html", incidents)
         when = at(minutes) + timedelta(seconds=5)
-        incident.append_event(incidents, incident.run_lines(verdict, report=link), now=when)
+        incident.append_event(incidents, incident.run_lines(Verdict.from_dict(verdict), report=link), now=when)
     incident.append_event(incidents, [f"{incident.NOTIFIED}SEV2 to hooks.example answered 200"], now=at(1.2))
     incident.note(incidents, "restarted pgbouncer", now=at(12))
     incident.resolve(incidents, resolution="pgbouncer restarted", root_cause="pool exhausted", impact="30 min",
