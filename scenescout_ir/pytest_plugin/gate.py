@@ -144,7 +144,7 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
         with open(directory / "output.txt", "wb") as out:
             # a session of its own: Ctrl-C reaches it once, forwarded by this process (_forward_signals)
             if fork:
-                proc: Child = fork_child(cmd[3:], out.fileno(), config.invocation_params.dir)
+                proc: Child = fork_child([*cmd[3:], "-W", ALREADY_IMPORTED], out.fileno(), config.invocation_params.dir)
             else:
                 proc = subprocess.Popen(cmd, cwd=config.invocation_params.dir, stdout=out, stderr=subprocess.STDOUT,
                                         env={**os.environ, CHILD_ENV: "1"}, start_new_session=True)
@@ -185,6 +185,9 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
 # fork is missing, when a thread is already running here, or when $SCENESCOUT_GATE_FORK=0.
 
 FORK_ENV = "SCENESCOUT_GATE_FORK"
+# A forked run's plugins are imported already, as this run imported them: pytest says it cannot rewrite their
+# asserts (they are as in this run), a warning that filterwarnings = error would make fatal. Only that one.
+ALREADY_IMPORTED = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
 _STOPS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 

@@ -130,7 +130,8 @@ def test_each_target_gets_its_own_verdict_file_junit_and_alluredir():
     assert own == {"--target": "b", "--verdict-file": "v.json", "--junitxml": "j.xml", "--alluredir": "al"}
 
 
-def hung_run(tmp_path: Path, servers: dict[str, SilentServer], fork: str) -> subprocess.Popen[bytes]:
+def hung_run(tmp_path: Path, servers: dict[str, SilentServer], fork: str, pytest_cmd: tuple[str, ...] = (
+        sys.executable, "-m", "pytest")) -> subprocess.Popen[bytes]:
     """``--target all`` over targets whose site never answers, in a process group of its own."""
     targets = tmp_path / "targets.toml"
     targets.write_text("".join(
@@ -141,7 +142,7 @@ def hung_run(tmp_path: Path, servers: dict[str, SilentServer], fork: str) -> sub
     env.pop("SCENESCOUT_TEST_NO_SUCH_DSN", None)
     with (tmp_path / "output.txt").open("wb") as sink:
         return subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "emergency", "checks/test_site.py",
+            [*pytest_cmd, "-p", "no:cacheprovider", "-m", "emergency", "checks/test_site.py",
              "--targets-file", str(targets), "--target", "all",
              "--verdict-file", str(tmp_path / "reports" / "verdict.json")],
             cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -196,9 +197,10 @@ def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(t
 def test_forked_target_runs_stopped_by_ctrl_c_to_the_process_group_end_interrupted_once(tmp_path):
     """A terminal's Ctrl-C: SIGINT to the whole process group reaches the run only (each forked target run is in
     a session of its own), which hands it to every target's run once: each ends INTERRUPTED by SIGINT alone (not
-    "then again while stopping"), each with its own verdict file and kept run; the combined verdict exits 2."""
+    "then again while stopping"), each with its own verdict file and kept run; the combined verdict exits 2.
+    Run as a terminal user runs it, the ``pytest`` script (its import path differs from ``python -m pytest``)."""
     servers = {"blue": SilentServer(), "green": SilentServer(), "red": SilentServer()}
-    proc = hung_run(tmp_path, servers, "1")
+    proc = hung_run(tmp_path, servers, "1", (str(Path(sys.executable).with_name("pytest")),))
     children = stop_hung_run(proc, servers, lambda: os.killpg(proc.pid, signal.SIGINT))
     assert [cmd[cmd.index("--target") + 1] for cmd in children] == ["all"] * 3, children  # forks of the run
     assert_each_interrupted(tmp_path, ["blue", "green", "red"], "SIGINT (Ctrl-C)")
