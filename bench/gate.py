@@ -68,6 +68,7 @@ def one_run(targets: Path, n: int, stacks: list[Any], spawned: bool = False) -> 
     names = [a for i in range(1, n + 1) for a in ("--target", f"t{i}")]
     env = {**os.environ, "SCENESCOUT_INCIDENTS_DIR": str(WORK / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": "",
            "SCENESCOUT_GATE_FORK": "0" if spawned else "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as `make bench` runs it: compiled once, not in every process
     stacks_before = stacks_cpu(stacks)
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()

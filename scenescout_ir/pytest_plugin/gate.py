@@ -10,6 +10,7 @@ one combined line: the worst severity, per target. Its exit code is the merge's 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import subprocess
@@ -132,6 +133,9 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     started = time.monotonic()
     children: dict[str, tuple[Child, Path, float]] = {}
     fork = can_fork(config)
+    if fork:  # what is here now is never collected in the forks: their collections skip it, and leave its pages
+        preload()
+        gc.freeze()  # shared (a collection writes to every object it visits), as the gc module advises before fork
     for name in names:
         directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
@@ -151,6 +155,7 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
         children[name] = (proc, directory, time.monotonic())
     print(f"checking {len(names)} targets at once: {', '.join(names)} (each in {base}/<target>/)", flush=True)
     pending = dict(children)
+    gc.unfreeze()
     restore = _forward_signals([proc for proc, _, _ in children.values()])
     try:
         while pending:
@@ -177,7 +182,7 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
 # --- a target's run forked from this one: no second start-up ------------------------------------------
 #
 # Most of a target's run is start-up: the interpreter, pytest, its plugins, psycopg, requests and Playwright's
-# package take about 0.7 s of CPU to import, the checks of a healthy target about 0.3 s. This process has
+# package take about 0.7 s of CPU to import, the rest of a healthy target's run about 0.3 s. This process has
 # paid it already when it decides to fan out (pytest_cmdline_main, before pytest_configure: no session, no
 # probe, no thread yet), so each target's run is a fork of it running ``pytest.main`` over the target's own
 # arguments: a fresh Config and plugin manager, the imported modules shared (their module-level state is
@@ -196,6 +201,25 @@ def can_fork(config: pytest.Config) -> bool:
 
     return (hasattr(os, "fork") and os.environ.get(FORK_ENV, "1") != "0" and threading.active_count() == 1
             and not getattr(config.option, "numprocesses", None))
+
+
+# What every target's run imports once its checks start (the probes, the judge, psycopg), imported once here
+# before the forks. Not the plugin modules pytest registers later (pytest_plugins): pytest rewrites their asserts
+# as it imports them, in each run.
+PRELOAD = ("scenescout_ir.core", "scenescout_ir.probes", "scenescout_ir.judge", "psycopg")
+
+
+def preload() -> None:
+    import importlib
+    import pkgutil
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # a run that needs it says so in its own output
+            package = importlib.import_module(name)
+            if name.startswith("scenescout_ir."):
+                for module in pkgutil.iter_modules(package.__path__, f"{name}."):
+                    with contextlib.suppress(ImportError):
+                        importlib.import_module(module.name)
 
 
 class Forked:
