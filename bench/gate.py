@@ -149,13 +149,37 @@ def render(data: dict[str, Any]) -> str:
     eight = [r["seconds"] for r in rows if r["targets"] == 8 and r.get("mode", "forked") == "forked"]
     if eight:
         ratio = statistics.median(eight) / base
-        out += ["", f"Goal: 8 targets within 1.5x the wall time of one: **{'met' if ratio <= 1.5 else 'NOT met'}** "
-                    f"({ratio:.2f}x)."]
+        loads = (data["load_before"], data["load_after"])
+        if max(loads) > m["cpus"]:  # every run waited for the CPU: the ratio says little
+            said = (f"not established by this measurement** ({ratio:.2f}x measured, under a 1-minute load of "
+                    f"{min(loads):.0f}-{max(loads):.0f} on {m['cpus']} cores: see Why)")
+        else:
+            said = f"{'met' if ratio <= 1.5 else 'NOT met'}** ({ratio:.2f}x)"
+        out += ["", f"Goal: 8 targets within 1.5x the wall time of one: **{said}."]
     out += ["", "Why: " + data["note"], ""]
     return "\n".join(out)
 
 
-NOTE = "(written after the measurement, see below)"
+NOTE = (
+    "each target's run is a fork of the run (scenescout_ir/pytest_plugin/gate.py): the interpreter, pytest, the "
+    "plugins, Playwright's package, psycopg, the probes and the judge are imported once, before the forks, so a "
+    "target costs what its own collection, checks and reports cost: 8 targets took 4.58 s of CPU against 1.38 s "
+    "for one (0.46 s per further target), where child processes took 12.40 s (1.55 s per target; the fallback, "
+    "used with `-n` or `SCENESCOUT_GATE_FORK=0`). The CPU is what this measurement vouches for: the machine's "
+    "load was 17-33 on 2 cores during it (other engineers' test runs), every run waited for the CPU, one target "
+    "took 8.7 s instead of the 1.86 s measured at a load of 5 (22:02 the same day), and "
+    "that waiting flattens the wall-time ratio: the 1.31x above does not show the goal met. On a quiet 2-core "
+    "machine the 8 forked runs need at least their 4.6 s of CPU plus the demo stacks' own (their ingestion "
+    "loops, about 0.15 s per second for 8) over 2 cores, about 2.5 s against 1.9 s for one: about 1.35x if both "
+    "cores were busy throughout, which the run's own start and the merge (one process) do not allow; near the "
+    "goal, not shown to meet it. What a forked run still costs, in a profile: pytest's configuration and "
+    "collection (rewriting each check module's asserts), the checks, its reports (every Allure result "
+    "redacted), and the copy-on-write page faults of the fork (system time). The 8 demo stacks are started "
+    "before any timing, but their ingestion loops keep running (a round a second each: the last column), a "
+    "cost real targets on other machines would not put on the checking machine. Memory: the summed resident "
+    "memory counts the pages each fork shares with the run once per fork, so it overstates the 8 forked runs "
+    "(545 MiB) and the difference to child processes (608 MiB) understates what forking saves."
+)
 
 
 def main() -> int:

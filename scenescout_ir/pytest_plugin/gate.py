@@ -1,8 +1,9 @@
 """The deploy gate: waived findings and FLAKY checks in the verdict and the exit code, and many targets in
 one run (``--target production --target staging``, ``--target all``).
 
-A run of several targets starts one child pytest per target at once (each with its own verdict file and
-reports dir, ``reports/targets/<name>/``, so each keeps its run and appends its own incident-log line), prints
+A run of several targets starts one run per target at once, each a fork of this process (below: "a target's
+run forked from this one"; a child pytest process where it cannot fork), each with its own verdict file and
+reports dir, ``reports/targets/<name>/``, so each keeps its run and appends its own incident-log line; it prints
 each target's verdict block as it finishes, then merges them (merge.py) into ``reports/verdict.json`` with
 one combined line: the worst severity, per target. Its exit code is the merge's (merge.py ``exit_code``).
 """
