@@ -277,6 +277,7 @@ def fork_child(args: list[str], output: int, cwd: Path) -> Forked:
         os.dup2(output, 2)
         os.chdir(cwd)
         os.environ[CHILD_ENV] = "1"
+        sys.argv[1:] = args  # this process is that run's (the plugin's signal handling after the run asks)
         code = int(pytest.main(args))
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
