@@ -1,8 +1,9 @@
 """The deploy gate: waived findings and FLAKY checks in the verdict and the exit code, and many targets in
 one run (``--target production --target staging``, ``--target all``).
 
-A run of several targets starts one child pytest per target at once (each with its own verdict file and
-reports dir, ``reports/targets/<name>/``, so each keeps its run and appends its own incident-log line), prints
+A run of several targets starts one run per target at once, each a fork of this process (below: "a target's
+run forked from this one"; a child pytest process where it cannot fork), each with its own verdict file and
+reports dir, ``reports/targets/<name>/``, so each keeps its run and appends its own incident-log line; it prints
 each target's verdict block as it finishes, then merges them (merge.py) into ``reports/verdict.json`` with
 one combined line: the worst severity, per target. Its exit code is the merge's (merge.py ``exit_code``).
 """
@@ -10,6 +11,7 @@ one combined line: the worst severity, per target. Its exit code is the merge's 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import subprocess
@@ -24,8 +26,12 @@ import pytest
 from scenescout_ir.pytest_plugin import waivers
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from scenescout_ir.judge.verdict import CheckRecord, Verdict
     from scenescout_ir.pytest_plugin.plugin import Suite
+
+    Child: TypeAlias = "subprocess.Popen[bytes] | Forked"
 
 ALL = "all"
 TARGETS_DIR = "targets"  # reports/targets/<name>/: each target's own verdict file, kept runs, JUnit
@@ -126,7 +132,11 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     args, own = child_args([str(a) for a in config.invocation_params.args])
     junit = own.get("--junitxml") or own.get("--junit-xml")
     started = time.monotonic()
-    children: dict[str, tuple[subprocess.Popen[bytes], Path, float]] = {}
+    children: dict[str, tuple[Child, Path, float]] = {}
+    fork = can_fork(config)
+    if fork:  # what is here now is never collected in the forks: their collections skip it, and leave its pages
+        preload()
+        gc.freeze()  # shared (a collection writes to every object it visits), as the gc module advises before fork
     for name in names:
         directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
@@ -138,19 +148,24 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
             cmd += ["--alluredir", str(Path(own["--alluredir"]) / name)]
         with open(directory / "output.txt", "wb") as out:
             # a session of its own: Ctrl-C reaches it once, forwarded by this process (_forward_signals)
-            proc = subprocess.Popen(cmd, cwd=config.invocation_params.dir, stdout=out, stderr=subprocess.STDOUT,
-                                    env={**os.environ, CHILD_ENV: "1"}, start_new_session=True)
+            if fork:
+                proc: Child = fork_child([*cmd[3:], "-W", ALREADY_IMPORTED], out.fileno(), config.invocation_params.dir)
+            else:
+                proc = subprocess.Popen(cmd, cwd=config.invocation_params.dir, stdout=out, stderr=subprocess.STDOUT,
+                                        env={**os.environ, CHILD_ENV: "1"}, start_new_session=True)
         children[name] = (proc, directory, time.monotonic())
     print(f"checking {len(names)} targets at once: {', '.join(names)} (each in {base}/<target>/)", flush=True)
     pending = dict(children)
+    gc.unfreeze()
     restore = _forward_signals([proc for proc, _, _ in children.values()])
     try:
         while pending:
             for name, (proc, directory, _) in list(pending.items()):
-                if proc.poll() is None:
+                code = proc.poll()
+                if code is None:
                     continue
                 del pending[name]
-                print(target_block(name, directory, proc.returncode, time.monotonic() - started), flush=True)
+                print(target_block(name, directory, code, time.monotonic() - started), flush=True)
             if pending:  # the first still running, briefly: the others are looked at again after it
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     next(iter(pending.values()))[0].wait(timeout=0.1)
@@ -165,7 +180,121 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     return code
 
 
-def _forward_signals(procs: list[subprocess.Popen[bytes]]) -> Any:
+# --- a target's run forked from this one: no second start-up ------------------------------------------
+#
+# Most of a target's run is start-up: the interpreter, pytest, its plugins, psycopg, requests and Playwright's
+# package take about 0.7 s of CPU to import, the rest of a healthy target's run about 0.3 s. This process has
+# paid it already when it decides to fan out (pytest_cmdline_main, before pytest_configure: no session, no
+# probe, no thread yet), so each target's run is a fork of it running ``pytest.main`` over the target's own
+# arguments: a fresh Config and plugin manager, the imported modules shared (their module-level state is
+# constants and caches of files). A child pytest process (the fallback) is used with ``-n`` (xdist), where
+# fork is missing, when a thread is already running here, or when $SCENESCOUT_GATE_FORK=0.
+
+FORK_ENV = "SCENESCOUT_GATE_FORK"
+# A forked run's plugins are imported already, as this run imported them: pytest says it cannot rewrite their
+# asserts (they are as in this run), a warning that filterwarnings = error would make fatal. Only that one.
+ALREADY_IMPORTED = "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"
+_STOPS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+def can_fork(config: pytest.Config) -> bool:
+    import threading
+
+    return (hasattr(os, "fork") and os.environ.get(FORK_ENV, "1") != "0" and threading.active_count() == 1
+            and not getattr(config.option, "numprocesses", None))
+
+
+# What every target's run imports once its checks start (the probes, the judge, psycopg), imported once here
+# before the forks. Not the plugin modules pytest registers later (pytest_plugins): pytest rewrites their asserts
+# as it imports them, in each run.
+PRELOAD = ("scenescout_ir.core", "scenescout_ir.probes", "scenescout_ir.judge", "psycopg")
+
+
+def preload() -> None:
+    import importlib
+    import pkgutil
+
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # a run that needs it says so in its own output
+            package = importlib.import_module(name)
+            if name.startswith("scenescout_ir."):
+                for module in pkgutil.iter_modules(package.__path__, f"{name}."):
+                    with contextlib.suppress(ImportError):
+                        importlib.import_module(module.name)
+
+
+class Forked:
+    """A forked target's run, looked after like a ``subprocess.Popen``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: it ended, how is unknown
+                self.returncode = 3
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.005)
+        return int(self.returncode)  # type: ignore[arg-type]
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+
+def fork_child(args: list[str], output: int, cwd: Path) -> Forked:
+    """``pytest.main(args)`` in a fork of this process, in a session of its own, its output into ``output``."""
+    import atexit
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid:
+        return Forked(pid)
+    code = 3  # pytest's "internal error" if even the start below fails
+    try:
+        os.setsid()
+        for name in _STOPS:  # as a fresh process has them: its own run installs its handlers
+            signum = getattr(signal, name)
+            signal.signal(signum, signal.default_int_handler if name == "SIGINT" else signal.SIG_DFL)
+        atexit._clear()  # the parent's exit handlers are the parent's
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.chdir(cwd)
+        os.environ[CHILD_ENV] = "1"
+        sys.argv[1:] = args  # this process is that run's (the plugin's signal handling after the run asks)
+        code = int(pytest.main(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - a child must never return into the parent's run
+        import traceback
+
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _forward_signals(procs: list[Child]) -> Any:
     """Ctrl-C or SIGTERM (a cancelled CI job) stops every target's run the way it stops one: each ends
     INTERRUPTED with its own verdict, and the merge still runs (exit 2: not verified)."""
     import signal

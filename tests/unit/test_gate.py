@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -129,28 +130,35 @@ def test_each_target_gets_its_own_verdict_file_junit_and_alluredir():
     assert own == {"--target": "b", "--verdict-file": "v.json", "--junitxml": "j.xml", "--alluredir": "al"}
 
 
-def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(tmp_path):
-    """A cancelled CI job: SIGTERM to the run reaches every target's run, each ends INTERRUPTED with its own
-    verdict, and the combined one is INTERRUPTED (exit 2), never OK."""
-    servers = {"blue": SilentServer(), "green": SilentServer()}
+def hung_run(tmp_path: Path, servers: dict[str, SilentServer], fork: str, pytest_cmd: tuple[str, ...] = (
+        sys.executable, "-m", "pytest")) -> subprocess.Popen[bytes]:
+    """``--target all`` over targets whose site never answers, in a process group of its own."""
     targets = tmp_path / "targets.toml"
     targets.write_text("".join(
         f'[targets.{name}]\nbase_url = "http://127.0.0.1:{server.port}"\ndsn_env = "SCENESCOUT_TEST_NO_SUCH_DSN"\n'
         f"host_checks = false\n[targets.{name}.timeouts]\nread_s = 50\n" for name, server in servers.items()))
-    env = {**os.environ, incident.INCIDENTS_ENV: str(tmp_path / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": ""}
+    env = {**os.environ, incident.INCIDENTS_ENV: str(tmp_path / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": "",
+           gate.FORK_ENV: fork}
     env.pop("SCENESCOUT_TEST_NO_SUCH_DSN", None)
-    out = tmp_path / "output.txt"
-    with out.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "emergency", "checks/test_site.py",
+    with (tmp_path / "output.txt").open("wb") as sink:
+        return subprocess.Popen(
+            [*pytest_cmd, "-p", "no:cacheprovider", "-m", "emergency", "checks/test_site.py",
              "--targets-file", str(targets), "--target", "all",
              "--verdict-file", str(tmp_path / "reports" / "verdict.json")],
-            cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env,
+            cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
+
+
+def stop_hung_run(proc: subprocess.Popen[bytes], servers: dict[str, SilentServer], stop: Callable[[], None]) -> list:
+    """Once every target's run waits on its hung site: the command lines of the target runs, then ``stop()``;
+    returns them once the run has exited 2."""
+    import psutil
+
     try:
         wait_for(lambda: all(s._held for s in servers.values()), "each target's run to wait on its hung site",
                  timeout=60)
-        proc.send_signal(signal.SIGTERM)
+        children = [child.cmdline() for child in psutil.Process(proc.pid).children()]
+        stop()
         assert proc.wait(timeout=60) == 2
     finally:
         if proc.poll() is None:
@@ -158,12 +166,44 @@ def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(t
             proc.wait()
         for server in servers.values():
             server.close()
-    output = out.read_text()
-    assert "COMBINED VERDICT: INTERRUPTED - blue INTERRUPTED, green INTERRUPTED" in output, output
-    for name in ("blue", "green"):
+    return children
+
+
+def assert_each_interrupted(tmp_path: Path, names: list[str], by: str) -> None:
+    output = (tmp_path / "output.txt").read_text()
+    assert f"COMBINED VERDICT: INTERRUPTED - {' '.join(f'{n} INTERRUPTED,' for n in names).rstrip(',')}" in output, \
+        output
+    assert "Traceback" not in output
+    for name in names:  # each its own verdict file, written by its own run
         own = json.loads((tmp_path / "reports" / "targets" / name / "verdict.json").read_text())
-        assert own["severity"] == "INTERRUPTED" and own["interrupted"] == "SIGTERM"
+        assert (own["target"], own["severity"], own["interrupted"]) == (name, "INTERRUPTED", by), own
+        assert list((tmp_path / "reports" / "targets" / name / "runs").glob("*-INTERRUPTED"))
     assert json.loads((tmp_path / "reports" / "verdict.json").read_text())["severity"] == "INTERRUPTED"
+
+
+@pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "child-processes"])
+def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(tmp_path, fork):
+    """A cancelled CI job: SIGTERM to the run reaches every target's run, each ends INTERRUPTED with its own
+    verdict, and the combined one is INTERRUPTED (exit 2), never OK: forked target runs and the fallback, a
+    child pytest process per target ($SCENESCOUT_GATE_FORK=0)."""
+    servers = {"blue": SilentServer(), "green": SilentServer()}
+    proc = hung_run(tmp_path, servers, fork)
+    children = stop_hung_run(proc, servers, lambda: proc.send_signal(signal.SIGTERM))
+    own = [cmd[cmd.index("--target") + 1] for cmd in children]
+    assert sorted(own) == (["all", "all"] if fork == "1" else ["blue", "green"]), children  # a fork: the run's own
+    assert_each_interrupted(tmp_path, ["blue", "green"], "SIGTERM")
+
+
+def test_forked_target_runs_stopped_by_ctrl_c_to_the_process_group_end_interrupted_once(tmp_path):
+    """A terminal's Ctrl-C: SIGINT to the whole process group reaches the run only (each forked target run is in
+    a session of its own), which hands it to every target's run once: each ends INTERRUPTED by SIGINT alone (not
+    "then again while stopping"), each with its own verdict file and kept run; the combined verdict exits 2.
+    Run as a terminal user runs it, the ``pytest`` script (its import path differs from ``python -m pytest``)."""
+    servers = {"blue": SilentServer(), "green": SilentServer(), "red": SilentServer()}
+    proc = hung_run(tmp_path, servers, "1", (str(Path(sys.executable).with_name("pytest")),))
+    children = stop_hung_run(proc, servers, lambda: os.killpg(proc.pid, signal.SIGINT))
+    assert [cmd[cmd.index("--target") + 1] for cmd in children] == ["all"] * 3, children  # forks of the run
+    assert_each_interrupted(tmp_path, ["blue", "green", "red"], "SIGINT (Ctrl-C)")
 
 
 def test_watch_follows_one_target(pytester):
