@@ -36,7 +36,7 @@ def sample(request, pytestconfig, target, site, http) -> Callable[[str], SampleS
     """``sample(path)``: the target's response-time samples of that path, with a chart in reports/."""
     sampler = ResponseSampler(
         http, target.performance, target.thresholds, target.timeouts, suite(pytestconfig).evidence,
-        chart_dir=suite(pytestconfig).verdict_file.parent / "charts", run_left=suite(pytestconfig).budget_left,
+        chart_dir=suite(pytestconfig).verdict_file.parent / "charts", run_left=suite(pytestconfig).run_budget().left,
     )
     return lambda path: sampler.sample(site.url(path), name=request.node.name, headers=site.headers(site.url(path)))
 
