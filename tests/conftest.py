@@ -1,9 +1,10 @@
 """Fixtures of the suite's own tests, the `slow` marker that keeps `make test-unit` a quick loop, and the skip gate
-(tests/skip_gate.py: a skip no test declares with `@pytest.mark.expected_skip(reason=...)` fails the run)."""
+(tests/skip_gate.py: a skip no test declares with `@pytest.mark.expected_skip(reason=...)` fails the run), and the
+xdist groups (tests/xdist_groups.py: under `--dist loadgroup` the tests of one `xdist_group` share a worker)."""
 
 import pytest
 
-pytest_plugins = ("pytester", "tests.demo_support", "tests.servers", "tests.skip_gate")
+pytest_plugins = ("pytester", "tests.demo_support", "tests.servers", "tests.skip_gate", "tests.xdist_groups")
 
 # a unit test using one of these starts a real browser or the Allure report tool: slow, whatever its marks say
 _SLOW_FIXTURES = {"chromium", "playwright", "allure"}

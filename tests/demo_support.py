@@ -103,8 +103,10 @@ def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | No
     given = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--junitxml"]  # a test reading it itself
     junit = Path(given[-1]) if given else workdir / "junit.xml"
     junit.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--targets-file", str(targets),
-           "--verdict-file", str(verdict_file), *(() if given else ("--junitxml", str(junit))), *args]
+    # the plugin's options in their --name=value form: pytest finds its rootdir and pyproject.toml before the
+    # plugin is loaded, so a separate value outside the checkout (a tmp_path) would be taken for a path to test
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--targets-file={targets}",
+           f"--verdict-file={verdict_file}", *(() if given else (f"--junitxml={junit}",)), *args]
     if not any(a.startswith("-m") for a in args) and "-m" not in args:
         cmd[3:3] = ["-m", "emergency"]
     # what a run writes beyond the verdict stays in the test's workdir: no incident log or webhook of the

@@ -270,7 +270,7 @@ class HttpProbe:
         if first:
             wait = max(wait, self.first_read_s)
         capped, connect_s, total = False, self.timeouts.connect_s, None
-        if self.budget is not None and read_s is None:  # a check's request (the sampler keeps its own budget)
+        if self.budget is not None:  # a check's request, a sampler's too: none waits past the run's budget
             total, capped = self.budget.cap(self.timeouts.connect_s + wait)
             if capped:  # the whole exchange ends with the budget: connect and answer within what is left
                 connect_s, wait = min(connect_s, total), total

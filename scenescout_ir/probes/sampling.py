@@ -5,6 +5,8 @@ sampling stops at once when the first answer is already over the SEV2 line or fa
 is asked once, not ten times; it also stops once the endpoint's verdict is settled (:func:`settled`: e.g. two
 answers of 2.5 s of ten planned keep the p95 over the SLO whatever the other eight take) and when the whole
 run's time budget cannot hold another sample. The evidence says how many samples were taken and why it stopped.
+Each request, the first too, ends with the run's time budget (the HTTP probe caps it, as for any check): a first
+sample cut short makes the check "could not run", a later one ends the sampling with the samples taken so far.
 Each request gets its own longer read bound (the SEV2 line plus 2 s) so an
 answer over 10 s can be measured at all: the HTTP probe's usual read timeout is shorter than that line.
 
@@ -27,6 +29,7 @@ from urllib.parse import urlsplit
 from scenescout_ir.core.chart import samples_svg
 from scenescout_ir.core.config import Performance, Thresholds, Timeouts
 from scenescout_ir.core.evidence import Evidence, table_text
+from scenescout_ir.core.outcomes import CouldNotRun
 from scenescout_ir.probes.http import HttpProbe, HttpResult
 from scenescout_ir.probes.threads import for_main_thread
 
@@ -224,13 +227,17 @@ class ResponseSampler:
                 break
             batch = min(concurrency, planned - len(samples))
             indexes = range(len(samples), len(samples) + batch)
-            if batch == 1:
-                taken = [self._one(url, indexes[0], start, headers=headers)]
-            else:
-                with ThreadPoolExecutor(batch) as pool:
-                    with for_main_thread():  # its threads start here, leaving a Ctrl-C to the main thread
-                        answers = pool.map(lambda i: self._one(url, i, start, headers=headers), indexes)
-                    taken = list(answers)
+            try:
+                if batch == 1:
+                    taken = [self._one(url, indexes[0], start, headers=headers)]
+                else:
+                    with ThreadPoolExecutor(batch) as pool:
+                        with for_main_thread():  # its threads start here, leaving a Ctrl-C to the main thread
+                            answers = pool.map(lambda i: self._one(url, i, start, headers=headers), indexes)
+                        taken = list(answers)
+            except CouldNotRun as cut:  # a later sample cut by the run's budget: the samples taken still count
+                stopped = str(cut)
+                break
             samples.extend(taken)
             stopped = next((r for s in taken if (r := self._stop_reason(s, first=False))), None)
             if stopped is None:

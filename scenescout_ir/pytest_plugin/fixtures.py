@@ -155,8 +155,9 @@ def reports_dir(pytestconfig: pytest.Config) -> Path:
 
 @pytest.fixture(scope="session")
 def time_left(pytestconfig: pytest.Config) -> Callable[[], float]:
-    """Seconds left of the run's time budget, asked when needed: a long sampling stops before the end."""
-    return suite(pytestconfig).clock.left
+    """Seconds left of the run's time budget less what its end needs (the reserve), asked when needed: a long
+    sampling stops, and a sample's wait is cut, before the end."""
+    return suite(pytestconfig).clock.for_probes().left
 
 
 @pytest.fixture(scope="session")

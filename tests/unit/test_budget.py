@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from scenescout_ir.core.budget import RunBudget
-from scenescout_ir.core.config import Thresholds, Timeouts
+from scenescout_ir.core.config import Performance, Thresholds, Timeouts
 from scenescout_ir.core.outcomes import CouldNotRun, Finding
 from scenescout_ir.judge.response_times import check_slow
 from scenescout_ir.probes.http import HttpProbe
+from scenescout_ir.probes.sampling import ResponseSampler
 from tests.demo_support import _state_dir, run_suite
 from tests.servers import Reply
 from tests.unit.test_http_realworld import write_targets
@@ -50,6 +51,18 @@ def test_a_wait_cut_by_the_budget_before_the_slo_line_could_not_run(stand_in_sit
     with pytest.raises(CouldNotRun, match=r"^run budget of 15 s spent \(targets.t.budget\) while waiting for GET /"):
         probe.get(site.url + "/")
     assert probe.host_down(site.url + "/") is None
+
+
+def test_the_response_time_samples_wait_no_longer_than_the_run_budget_the_first_one_included(stand_in_site, tmp_path):
+    """The sampler took its first sample with its own long read bound: a performance check started just before the
+    budget's end waited a whole 2.5 s answer past it (a full run under load recorded 16.8 s for 15 s)."""
+    site = stand_in_site(default=Reply(200, b"{}", delay_s=2.5))
+    probe = HttpProbe(Timeouts(connect_s=1, read_s=5), lambda e: None, Thresholds(response_slo_s=2),
+                      budget=budget(0.3))
+    sampler = ResponseSampler(probe, Performance(samples=3), Thresholds(response_slo_s=2), probe.timeouts,
+                              lambda e: None, tmp_path, run_left=budget(0.3).left)
+    with pytest.raises(CouldNotRun, match=r"^run budget of 15 s spent \(targets.t.budget\) while waiting for GET /"):
+        sampler.sample(site.url + "/health")  # before: the answer 2.5 s later was waited for and returned
 
 
 @pytest.fixture
