@@ -83,7 +83,14 @@ def _seconds(value: float) -> str:
 
 def diff(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
     """What differs in ``now`` from the last healthy fingerprint, most telling first."""
-    since = f"since the last healthy run ({healthy.get('taken_at', '?')})"
+    changes: list[Change] = []
+    for part in (_error_changes, _deploy_changes, _endpoint_changes, _table_changes, _freshness_changes,
+                 _database_changes):
+        changes += part(healthy, now)
+    return sorted(changes, key=lambda c: -c.weight)
+
+
+def _error_changes(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
     changes: list[Change] = []
     for log, sigs in (now.get("errors") or {}).items():
         if log not in (healthy.get("errors") or {}):
@@ -94,11 +101,22 @@ def diff(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
                 changes.append(Change("new_error", f"{sig} x{count}, new in {log}", 100 + count))
             elif count >= 3 * max(1, before[sig]) and count - before[sig] >= 5:
                 changes.append(Change("more_errors", f"{sig} x{before[sig]} -> x{count} in {log}", 30 + count))
+    return changes
+
+
+def _deploy_changes(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
+    since = f"since the last healthy run ({healthy.get('taken_at', '?')})"
     old_deploy, new_deploy = healthy.get("deploy") or {}, now.get("deploy") or {}
+    changes: list[Change] = []
     for key in sorted(set(old_deploy) & set(new_deploy)):
         if old_deploy[key] != new_deploy[key]:
             what = "front end assets changed" if key.endswith("assets") else f"{key} changed"
             changes.append(Change("version", f"{what}: {old_deploy[key]} -> {new_deploy[key]} {since}", 90))
+    return changes
+
+
+def _endpoint_changes(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
+    changes: list[Change] = []
     for key, entry in (now.get("endpoints") or {}).items():
         before = (healthy.get("endpoints") or {}).get(key)
         if not before:
@@ -109,20 +127,32 @@ def diff(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
         if old_s is not None and new_s is not None and new_s >= 3 * old_s and new_s - old_s >= 0.3:
             changes.append(Change("latency", f"{key} p50 {_seconds(old_s)} -> {_seconds(new_s)}",
                                   70 + min(new_s / max(old_s, 0.001) / 10, 9)))
+    return changes
+
+
+def _table_changes(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
+    changes: list[Change] = []
     for table, count in (now.get("tables") or {}).items():
         before = (healthy.get("tables") or {}).get(table)
         if before and count < before * 0.9:
             changes.append(Change("rows", f"{table} rows {before} -> {count} ({(count - before) / before:+.0%})", 60))
+    return changes
+
+
+def _freshness_changes(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
+    changes: list[Change] = []
     for source, age in (now.get("freshness") or {}).items():
         before = (healthy.get("freshness") or {}).get(source)
         if before is not None and age > before + 600 and age > 2 * before:
             changes.append(Change("freshness", f"{source} newest event {_seconds(before)} old -> {_seconds(age)} old",
                                   50))
+    return changes
+
+
+def _database_changes(healthy: Mapping[str, Any], now: Mapping[str, Any]) -> list[Change]:
     old_db, new_db = healthy.get("database") or {}, now.get("database") or {}
-    for key in sorted(set(old_db) & set(new_db)):
-        if old_db[key] != new_db[key]:
-            changes.append(Change("database", f"database {key}: {old_db[key]} -> {new_db[key]}", 40))
-    return sorted(changes, key=lambda c: -c.weight)
+    return [Change("database", f"database {key}: {old_db[key]} -> {new_db[key]}", 40)
+            for key in sorted(set(old_db) & set(new_db)) if old_db[key] != new_db[key]]
 
 
 def merge(last: Mapping[str, Any] | None, now: Mapping[str, Any]) -> dict[str, Any]:
