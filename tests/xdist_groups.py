@@ -4,7 +4,8 @@ worker (``make test``: the prod flavour's modules share one prod demo stack inst
 xdist 3.8 gives a worker's items the suffix its loadgroup scheduler reads (``nodeid@group``, the sorted group names
 joined by ``_``) by writing ``item._nodeid``; pytest 9 keeps node ids in ``_id`` and no longer reads ``_nodeid``,
 so the suffix was silently lost and every group was spread over the workers. This hook sets it as xdist intends,
-through the same helper as the browser checks' group (scenescout_ir/pytest_plugin/xdist_footprint.py), after xdist's own hook and
+through the same helper as the browser checks' group (scenescout_ir/pytest_plugin/xdist_footprint.py), after
+xdist's own hook and
 before the worker sends its collection to the controller. With a pytest that still reads ``_nodeid`` the suffix
 is already there and nothing is changed.
 """
@@ -12,6 +13,7 @@ is already there and nothing is changed.
 from __future__ import annotations
 
 import pytest
+
 from scenescout_ir.pytest_plugin.xdist_footprint import _set_nodeid, is_worker
 
 
