@@ -183,7 +183,8 @@ class HttpProbe:
 
     def _fetch_into(self, future: concurrent.futures.Future[Any], url: str, headers: dict[str, str]) -> None:
         try:
-            future.set_result(self._exchange(url, headers, self.first_read_s, MAX_REDIRECTS))
+            # the session-start prefetch is not the run's budget to cut: it must see a hung host as hung
+            future.set_result(self._exchange(url, headers, self.first_read_s, MAX_REDIRECTS, budgeted=False))
         except BaseException as exc:  # handed to the check that reads it
             future.set_exception(exc)
 
@@ -219,13 +220,13 @@ class HttpProbe:
         return result
 
     def _exchange(
-        self, url: str, headers: dict[str, str], read_s: float | None, redirects: int,
+        self, url: str, headers: dict[str, str], read_s: float | None, redirects: int, *, budgeted: bool = True,
     ) -> tuple[HttpResult, list[str]]:
         """The GET and the redirects it leads to: the result and the URLs visited."""
         start = time.monotonic()
         visited = [url]
         current = url
-        result = self._one(current, headers or {}, read_s)
+        result = self._one(current, headers or {}, read_s, budgeted=budgeted)
         while result.status in _REDIRECTS and result.error is None and redirects > 0:
             location = next((v for k, v in result.headers.items() if k.lower() == "location"), None)
             if not location:
@@ -242,12 +243,12 @@ class HttpProbe:
             if _host(target) != _host(current):
                 headers = {}  # never carry a key or a cookie to another host
             current = target
-            result = self._one(current, headers or {}, read_s)
+            result = self._one(current, headers or {}, read_s, budgeted=budgeted)
         if len(visited) > 1:
             result = replace(result, url=url, final_url=current, elapsed_s=time.monotonic() - start)
         return result, visited
 
-    def _one(self, url: str, headers: dict[str, str], read_s: float | None) -> HttpResult:
+    def _one(self, url: str, headers: dict[str, str], read_s: float | None, *, budgeted: bool = True) -> HttpResult:
         """One exchange with one host, using and updating what is known about that host."""
         host = _host(url)
         path = urlsplit(url).path or "/"
@@ -270,7 +271,7 @@ class HttpProbe:
         if first:
             wait = max(wait, self.first_read_s)
         capped, connect_s, total = False, self.timeouts.connect_s, None
-        if self.budget is not None:  # a check's request, a sampler's too: none waits past the run's budget
+        if self.budget is not None and budgeted:  # a check's request, a sampler's too: none waits past the budget
             total, capped = self.budget.cap(self.timeouts.connect_s + wait)
             if capped:  # the whole exchange ends with the budget: connect and answer within what is left
                 connect_s, wait = min(connect_s, total), total

@@ -98,12 +98,13 @@ def test_a_role_that_sees_only_its_own_sessions_is_not_checked_until_it_is_grant
 
 
 @pytest.fixture
-def pooler(demo_stack, workdir, request):
+def pooler(demo_stack, request):
     """PgBouncer in transaction mode (PgBouncer's defaults otherwise; a test's ``pooler_settings`` param adds
     keys) in front of the demo database; stopped after the test, no process left."""
     settings = getattr(request, "param", {})
-    directory = workdir / f"pooler-{request.node.name.replace('[', '-').rstrip(']')}"
-    with for_stack(demo_stack, directory, settings=settings) as running:
+    # where the postgres user can enter, also when the checkout is a clone in a 0700 home
+    name = "".join(c if c.isalnum() else "-" for c in request.node.name)
+    with for_stack(demo_stack, demo_stack.pooler_dir(f"pooler-{name}"), settings=settings) as running:
         yield running
     assert not running.running()
 

@@ -178,7 +178,7 @@ def test_the_prod_flavour_reaches_its_database_through_pgbouncer_with_the_suites
     assert f"127.0.0.1:{pooler_port}/scenescout" in connection
     assert "set per transaction (SET LOCAL) and verified" in connection
     # PgBouncer itself saw the suite, the data API and ingestion as its clients (none refused for `options`)
-    pooler_log = (healthy_prod_stack.info().state_dir / "run" / "pooler" / "pgbouncer.log").read_text()
+    pooler_log = (healthy_prod_stack.pooler_dir("pooler") / "pgbouncer.log").read_text()
     assert "unsupported startup parameter" not in pooler_log
     assert {"oncall", "scenescout_app"} <= set(re.findall(r"login attempt: db=scenescout user=(\w+)", pooler_log))
 
