@@ -426,10 +426,7 @@ class PageProbe:
                                timed_out=self.session.timed_out(self.origin))
             self._record(result.evidence())
             return result
-        full_ms, capped = self.timeout_ms, False
-        if self.budget is not None:
-            left_s, capped = self.budget.cap(self.timeout_ms / 1000)
-            self._set_timeout(left_s * 1000)
+        full_ms, capped = self._cap_to_budget()
         try:
             with _Observer(self.page, self.origin, self.backends, self.session) as seen:
                 start = time.monotonic()
@@ -454,6 +451,15 @@ class PageProbe:
         if self._page is not None:
             self._page.set_default_timeout(timeout_ms)
             self._page.set_default_navigation_timeout(timeout_ms)
+
+    def _cap_to_budget(self) -> tuple[float, bool]:
+        """The page's timeout cut to what is left of the run's budget: the uncapped timeout (to restore after),
+        and whether it was cut."""
+        full_ms, capped = self.timeout_ms, False
+        if self.budget is not None:
+            left_s, capped = self.budget.cap(self.timeout_ms / 1000)
+            self._set_timeout(left_s * 1000)
+        return full_ms, capped
 
     def _goto(self, url: str, seen: _Observer, capped: bool = False) -> tuple[str | None, bool]:
         """(why the page did not load, whether it ran out of time); (None, False) when it loaded. A load cut by
@@ -516,10 +522,7 @@ class PageProbe:
         # the link to the page we are on goes last, when we are elsewhere (a click on it would not navigate)
         own.sort(key=lambda link: _same_page(link["url"], self.page.url))
         results = []
-        full_ms, capped = self.timeout_ms, False
-        if self.budget is not None:
-            left_s, capped = self.budget.cap(self.timeout_ms / 1000)
-            self._set_timeout(left_s * 1000)
+        full_ms, capped = self._cap_to_budget()
         try:
             with _Observer(self.page, self.origin, self.backends, self.session) as seen:
                 for link in own:
