@@ -38,6 +38,7 @@ pytest_plugins = (
     "scenescout_ir.pytest_plugin.allure_adapter", "scenescout_ir.pytest_plugin.after_run",
     "scenescout_ir.pytest_plugin.watch", "scenescout_ir.pytest_plugin.retries",
     "scenescout_ir.pytest_plugin.gate",  # gate after watch: its cmdline_main first
+    "scenescout_ir.pytest_plugin.signal_mask",  # the plugins' threads leave Ctrl-C to the main thread
 )
 
 CHECK_MARKERS = ("emergency", "comprehensive", "performance")
