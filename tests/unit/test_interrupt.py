@@ -20,6 +20,7 @@ import pytest
 
 from scenescout_ir.incident import log as incident
 from tests.demo_support import ROOT, wait_for
+from tests.forkserver import runpytest_forked
 from tests.servers import SilentServer
 
 PREVIOUS = {"target": "hung", "severity": "OK", "findings": [], "note": "the previous run's verdict"}
@@ -201,3 +202,40 @@ def test_a_signal_while_the_verdict_is_written_does_not_cut_it_in_half(pytester,
     (kept,) = (pytester.path / "reports" / "runs").iterdir()
     assert kept.name.endswith("-OK") and json.loads((kept / "verdict.json").read_text())["severity"] == "OK"
     assert len(list((kept / "allure-results").glob("*-result.json"))) == 2  # the check's and the verdict's
+
+
+THREADS = '''
+import json, os, threading
+import pytest
+
+@pytest.mark.emergency
+@pytest.mark.condition("memory")
+def test_threads():
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    seen = {}
+    for task in os.listdir("/proc/self/task"):
+        if int(task) == os.getpid():  # the main thread (a process's first thread has its pid as its id)
+            continue
+        with open(f"/proc/self/task/{task}/status") as status:
+            mask = next(int(line.split()[1], 16) for line in status if line.startswith("SigBlk"))
+        with open(f"/proc/self/task/{task}/comm") as comm:
+            native = comm.read().strip()
+        # SIGHUP (1), SIGINT (2) and SIGTERM (15) blocked
+        seen[names.get(int(task), f"{native} (native)")] = mask & 0x4003 == 0x4003
+    with open(os.environ["THREADS_FILE"], "w") as out:
+        json.dump(seen, out)
+'''
+
+
+def test_no_thread_of_the_run_takes_the_stop_signals_from_the_main_thread(pytester, monkeypatch):
+    """Every thread a run has while its checks run, its plugins' too (pytest-rerunfailures starts a status
+    server in every run where xdist is installed), blocks SIGINT, SIGTERM and SIGHUP: a signal to the process
+    group reaches the main thread, waiting on a hung site, at once. Without it 1 run in 12 of the test above
+    went on waiting out its 50 s read timeout."""
+    monkeypatch.setenv("THREADS_FILE", str(pytester.path / "threads.json"))
+    pytester.makefile(".toml", targets='[targets.local]\nbase_url = "http://127.0.0.1:9"\nhost_checks = false\n')
+    pytester.makepyfile(test_checks=THREADS)
+    result = runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider")
+    threads = json.loads((pytester.path / "threads.json").read_text())
+    assert any("run_server" in name for name in threads), (threads, result.stdout.str()[-2000:])
+    assert all(threads.values()), f"threads taking the stop signals: {[n for n, b in threads.items() if not b]}"
