@@ -4,7 +4,8 @@ xdist groups (tests/xdist_groups.py: under `--dist loadgroup` the tests of one `
 
 import pytest
 
-pytest_plugins = ("pytester", "tests.demo_support", "tests.servers", "tests.skip_gate", "tests.xdist_groups")
+pytest_plugins = ("pytester", "tests.forkserver", "tests.demo_support", "tests.servers", "tests.skip_gate",
+                  "tests.xdist_groups")
 
 # a unit test using one of these starts a real browser or the Allure report tool: slow, whatever its marks say
 _SLOW_FIXTURES = {"chromium", "playwright", "allure"}

@@ -22,6 +22,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from tests.forkserver import SPAWN_ENV, forks
+
 ROOT = Path(__file__).resolve().parents[1]
 TMP = ROOT / ".tmp"
 
@@ -112,10 +114,11 @@ def run_suite(*args: str, targets: Path, workdir: Path, env: dict[str, str] | No
     # what a run writes beyond the verdict stays in the test's workdir: no incident log or webhook of the
     # person running the tests is touched unless the test names its own
     isolated = {"SCENESCOUT_INCIDENTS_DIR": str(workdir / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": ""}
-    proc = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **isolated, **(env or {})},
-    )
+    run_env = {**os.environ, **isolated, **(env or {})}
+    if run_env.get(SPAWN_ENV) == "1":
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=run_env)
+    else:  # the same run, forked from a process that imported pytest and the plugins once (tests/forkserver.py)
+        proc = forks().run(cmd[3:], cwd=ROOT, env=run_env, timeout=timeout, out_dir=workdir)
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
     return SuiteRun(proc.returncode, proc.stdout + proc.stderr, verdict, junit_outcomes(junit))
 

@@ -13,6 +13,7 @@ import pytest
 from scenescout_ir.core.conditions import CONDITIONS
 from scenescout_ir.incident import log as incident
 from scenescout_ir.reporting.allure_mapping import categories
+from tests.forkserver import runpytest_forked
 
 CONFTEST = ""  # the plugin comes from its pytest11 entry point
 SECRET = "tm-live-key-7f3a9c"
@@ -118,7 +119,7 @@ def scratch(pytester, monkeypatch):
 
 
 def run(pytester, *args):
-    return pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", *args)
+    return runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider", *args)
 
 
 def results_dir(pytester):

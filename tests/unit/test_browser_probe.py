@@ -30,6 +30,7 @@ from scenescout_ir.probes.browser import (
     origin_of,
 )
 from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM, artifact_dir_name
+from tests.forkserver import runpytest_forked
 
 # --- pure parts -----------------------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_s
     pytester.makefile(".toml", targets=SCRATCH_TARGETS)
     pytester.makepyfile(test_scratch=SCRATCH_TEST)
     monkeypatch.setenv("SCENESCOUT_CHROMIUM", "/opt/chromium/chrome")
-    result = pytester.runpytest_subprocess("--target", "local", "--headed", "--slowmo", "50", "--video", "on", "-s")
+    result = runpytest_forked(pytester, "--target", "local", "--headed", "--slowmo", "50", "--video", "on", "-s")
     out = result.stdout.str()
     result.assert_outcomes(passed=1)
     launch = next(line for line in out.splitlines() if "LAUNCH" in line)
@@ -358,7 +359,7 @@ def test_tracing_screenshot_and_output_decide_what_a_browser_check_keeps_and_whe
     own = pytester.path / "reports" / "browser"
 
     def run(*options: str) -> None:
-        result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", *options)
+        result = runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider", *options)
         result.assert_outcomes(passed=1, failed=1)
 
     run()  # neither option given: the suite's default, a failed check's screenshot and trace
@@ -407,7 +408,7 @@ def test_the_checks_that_look_at_one_route_share_one_load_and_each_failure_keeps
     pytester.makefile(".toml", targets=SCRATCH_TARGETS.replace("http://127.0.0.1:9", site))
     pytester.makepyfile(test_shared=SHARED_LOAD_CHECKS)
     REQUESTS.clear()
-    result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=2)
     assert REQUESTS.count("/ok") == 1, REQUESTS  # one page load for the three checks, not three
     own = pytester.path / "reports" / "browser"
@@ -443,7 +444,7 @@ def test_a_route_whose_network_never_goes_quiet_is_judged_once_its_wait_runs_out
     pytester.makefile(".toml", targets=targets)
     pytester.makepyfile(test_live=NEVER_QUIET_CHECKS)
     REQUESTS.clear()
-    result = pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert REQUESTS.count("/live") == 1, REQUESTS  # one load for both checks, whatever the polling did
     assert REQUESTS.count("/data") > 5  # it really kept polling while the load waited

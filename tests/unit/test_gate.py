@@ -21,6 +21,7 @@ from scenescout_ir.judge.verdict import FAILED, PASSED, CheckRecord
 from scenescout_ir.pytest_plugin import gate, waivers
 from scenescout_ir.reporting import merge
 from tests.demo_support import ROOT, wait_for
+from tests.forkserver import runpytest_forked
 from tests.servers import SilentServer
 
 BASE = '[targets.x]\nbase_url = "https://example.org"\n'
@@ -208,6 +209,6 @@ def test_forked_target_runs_stopped_by_ctrl_c_to_the_process_group_end_interrupt
 
 def test_watch_follows_one_target(pytester):
     pytester.makefile(".toml", targets=BASE.replace("targets.x", "targets.a") + BASE.replace("targets.x", "targets.b"))
-    result = pytester.runpytest_subprocess("--target", "a", "--target", "b", "--watch", "5s", "-p", "no:cacheprovider")
+    result = runpytest_forked(pytester, "--target", "a", "--target", "b", "--watch", "5s", "-p", "no:cacheprovider")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: --watch follows one target: run one watch per target (a, b)"])

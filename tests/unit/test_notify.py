@@ -9,6 +9,7 @@ from scenescout_ir.core.redact import Redactor
 from scenescout_ir.incident import log as incident
 from scenescout_ir.incident import notify
 from scenescout_ir.judge.verdict import Verdict
+from tests.forkserver import runpytest_forked
 from tests.servers import WebhookReceiver
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
 
@@ -114,7 +115,7 @@ def scratch(pytester, monkeypatch):
 def test_a_sev2_run_notifies_and_the_incident_log_records_it(scratch, receiver, monkeypatch):
     monkeypatch.setenv(notify.WEBHOOK_ENV, receiver.url)
     path = incident.start(scratch.path / "incidents", "logins fail")
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["notification sent: 127.0.0.1 answered 200"])
     (got,) = receiver.received
@@ -127,7 +128,7 @@ def test_a_silent_webhook_neither_fails_nor_holds_the_run(scratch, silent, monke
     monkeypatch.setenv(notify.WEBHOOK_ENV, silent)
     monkeypatch.setenv(notify.TIMEOUT_ENV, "0.5")
     path = incident.start(scratch.path / "incidents", "logins fail")
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     assert result.ret == 1  # the finding's exit code, not a crash
     result.stdout.fnmatch_lines(["VERDICT: SEV2*", "notification NOT sent: 127.0.0.1 did not answer within 0.5 s*"])
     assert "Notification sent: FAILED (SEV2): 127.0.0.1 did not answer within 0.5 s" in path.read_text()

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from tests.forkserver import runpytest_forked
+
 CONFTEST = ""  # the plugin comes from its pytest11 entry point
 TARGETS = """
 [targets.local]
@@ -58,7 +60,7 @@ def verdict_of(pytester):
 
 
 def test_outcomes_are_kept_apart_and_the_verdict_is_written(scratch):
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     verdict = verdict_of(scratch)
     assert verdict["severity"] == "SEV2"
     conditions = {f["check"]: f["condition"] for f in verdict["findings"]}
@@ -75,16 +77,16 @@ def test_outcomes_are_kept_apart_and_the_verdict_is_written(scratch):
 
 
 def test_a_secret_never_reaches_the_terminal_or_the_verdict(scratch):
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     assert "hunter2-pw" not in result.stdout.str() + result.stderr.str()
     assert "hunter2-pw" not in (scratch.path / "reports" / "verdict.json").read_text()
 
 
 @pytest.mark.slow  # starts xdist workers
 def test_the_same_verdict_comes_out_of_xdist_workers(scratch):
-    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     serial = verdict_of(scratch)
-    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-n", "2")
+    runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider", "-n", "2")
     parallel = verdict_of(scratch)
     for key in ("severity", "counts", "could_not_run", "broken"):
         assert serial[key] == parallel[key], key
@@ -102,7 +104,7 @@ def test_the_same_verdict_comes_out_of_xdist_workers(scratch):
 )
 def test_a_bad_config_is_one_line_without_a_traceback(scratch, args, targets, message):
     scratch.makefile(".toml", targets=targets)
-    result = scratch.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, *args, "-p", "no:cacheprovider")
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -117,7 +119,7 @@ pytestmark = pytest.mark.emergency
 def test_db(db):
     db.query("connection_saturation")
 """)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     (entry,) = verdict_of(scratch)["could_not_run"]
     assert "SCRATCH_DSN is not set: export SCRATCH_DSN=" in entry["reason"]
     assert result.ret == 6  # the database was never checked: not an incident, never a green gate either
@@ -134,7 +136,7 @@ pytestmark = pytest.mark.emergency
 def test_typo():
     pass
 """)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     result.stderr.fnmatch_lines(["ERROR: test_checks.py::test_typo: @pytest.mark.condition('databse_connection')*"])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -153,7 +155,7 @@ def test_unknown_condition_at_run_time():
 def test_fine():
     pass
 """)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     verdict = verdict_of(scratch)
     assert verdict["severity"] == "SEV3"
     findings = {f["check"]: f for f in verdict["findings"]}
@@ -196,7 +198,7 @@ def test_3_after_the_budget():
 def test_checks_starting_after_the_runs_budget_could_not_run(scratch):
     scratch.makefile(".toml", targets=TARGETS + "[targets.local.budget]\nemergency_s = 2\ncomprehensive_s = 3\n")
     scratch.makepyfile(test_checks=BUDGETED)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-m", "emergency")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider", "-m", "emergency")
     assert (scratch.path / "budget.txt").read_text() == "2.0"  # emergency checks only: the emergency budget
     verdict = verdict_of(scratch)
     assert verdict["could_not_run"] == [
@@ -206,7 +208,7 @@ def test_checks_starting_after_the_runs_budget_could_not_run(scratch):
         "could not run (1; not counted as incidents):",
         "  - test_2_after_the_budget: run budget of 2 s spent (targets.local.budget)",
     ])
-    scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-m", "emergency or performance")
+    runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider", "-m", "emergency or performance")
     assert (scratch.path / "budget.txt").read_text() == "3.0"  # any performance check: the longer budget
     assert [c["check"] for c in verdict_of(scratch)["could_not_run"]] == [
         "test_2_after_the_budget", "test_3_after_the_budget"]
@@ -243,7 +245,7 @@ def test_a_database_the_suite_cannot_see_is_a_loud_line_and_exit_6(scratch, monk
     else:
         monkeypatch.setenv("SCRATCH_DSN", dsn)
     with_the_database_checks(scratch)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     verdict = verdict_of(scratch)
     output = result.stdout.str() + result.stderr.str()
     assert result.ret == 6 and verdict["severity"] == "NOT CHECKED" and not verdict["findings"]
@@ -264,7 +266,7 @@ def test_a_refused_database_port_is_a_finding_with_its_connection_evidence(scrat
         port = s.getsockname()[1]
     monkeypatch.setenv("SCRATCH_DSN", f"postgresql://oncall:pw-s3cret@127.0.0.1:{port}/scenescout")
     with_the_database_checks(scratch)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     verdict = verdict_of(scratch)
     (finding,) = verdict["findings"]
     assert result.ret == 1 and verdict["severity"] == "SEV2" and not verdict["blind"]
@@ -281,7 +283,7 @@ def test_a_finding_keeps_exit_1_when_the_database_is_not_checked(scratch, monkey
 def test_errors():
     assert False, "50 errors in 100 lines"
 """)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider")
     verdict = verdict_of(scratch)
     assert result.ret == 1 and verdict["severity"] == "SEV3" and verdict["blind"][0]["component"] == "database"
     result.stdout.fnmatch_lines(["VERDICT: SEV3*", "DATABASE NOT CHECKED: *"])
@@ -291,7 +293,7 @@ def test_errors():
 def test_xdist_workers_carry_the_database_not_checked_to_the_exit_code(scratch, monkeypatch):
     monkeypatch.setenv("SCRATCH_DSN", "postgresql://oncall:pw-s3cret@scenescout-db.invalid/scenescout")
     with_the_database_checks(scratch)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "-n", "2")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider", "-n", "2")
     (blind,) = verdict_of(scratch)["blind"]
     assert result.ret == 6 and blind["check"] == "test_database_connectivity" and len(blind["checks"]) == 4
 
@@ -318,7 +320,7 @@ def test_a_could_not_run_inside_a_test_that_is_not_a_check_fails_the_run(scratch
     """The suite's own tests run with the plugin active (the checkout has a targets.toml): a helper that starts
     answering "could not run" outside pytest.raises fails its test instead of skipping it."""
     scratch.makepyfile(test_self=SELF_TESTS)
-    result = scratch.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider", "test_self.py")
+    result = runpytest_forked(scratch, "--target", "local", "-p", "no:cacheprovider", "test_self.py")
     result.assert_outcomes(failed=1, errors=1)
     result.stdout.fnmatch_lines([  # the setup error is reported first, then the failure
         "E *.CouldNotRun: log file y does not exist", "E *.CouldNotRun: log file x does not exist"])
@@ -331,8 +333,8 @@ def test_a_could_not_run_inside_a_check_is_still_could_not_run_from_another_dire
     elsewhere = scratch.mkdir("elsewhere")
     monkeypatch.chdir(elsewhere)
     verdict_file = elsewhere / "verdict.json"
-    result = scratch.runpytest_subprocess(
-        "--target", "local", "--targets-file", str(scratch.path / "targets.toml"), "--verdict-file",
+    result = runpytest_forked(
+        scratch, "--target", "local", "--targets-file", str(scratch.path / "targets.toml"), "--verdict-file",
         str(verdict_file), "-p", "no:cacheprovider", "-rs", "-k", "test_cannot_look",
         str(scratch.path / "test_checks.py"),
     )

@@ -11,6 +11,7 @@ import pytest
 
 from scenescout_ir.judge.verdict import Verdict
 from scenescout_ir.reporting import report
+from tests.forkserver import runpytest_forked
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,7 @@ def allure():
 
 def kept(pytester, runs):
     for _ in range(runs):
-        pytester.runpytest_subprocess("--target", "local", "-p", "no:cacheprovider")
+        runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider")
     return pytester.path / "reports"
 
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.forkserver import runpytest_forked
+
 ROOT = Path(__file__).resolve().parents[2]
 
 UNDECLARED = """
@@ -54,7 +56,7 @@ def gated(pytester, monkeypatch):
 
 
 def run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs", *args)
+    return runpytest_forked(pytester, "-p", "no:cacheprovider", "-rs", *args)
 
 
 def undeclared_skips_fail_the_run(result):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.forkserver import runpytest_forked
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # each test writes down the worker it ran on; four tests in group "stack", four in "prod", four in none
@@ -50,7 +52,7 @@ def workers(seen: Path, prefix: str) -> set[str]:
 def test_the_tests_of_one_group_run_on_one_worker(project):
     pytester, seen = project
     pytester.makeconftest('pytest_plugins = ("tests.xdist_groups",)')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-n", "3", "--dist", "loadgroup")
+    result = runpytest_forked(pytester, "-p", "no:cacheprovider", "-v", "-n", "3", "--dist", "loadgroup")
     result.assert_outcomes(passed=12)
     assert len(workers(seen, "stack_")) == 1, result.stdout.str()
     assert len(workers(seen, "prod_")) == 1, result.stdout.str()
@@ -63,6 +65,6 @@ def test_without_the_hook_xdist_loses_the_group(project):
     If this starts failing, xdist (or pytest) fixed it and tests/xdist_groups.py can go."""
     pytester, _ = project
     pytester.makeconftest("")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-v", "-n", "3", "--dist", "loadgroup")
+    result = runpytest_forked(pytester, "-p", "no:cacheprovider", "-v", "-n", "3", "--dist", "loadgroup")
     result.assert_outcomes(passed=12)
     assert "@stack" not in result.stdout.str() and "@prod" not in result.stdout.str()
