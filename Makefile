@@ -80,7 +80,8 @@ TEST_WORKERS ?= 5
 test: install chromium pgbouncer $(NODE_STAMP)
 	$(PY) -m pytest tests -q -rs $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
-# The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines.
+# The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines or
+# send signals to real runs (marked slow).
 test-unit: install $(NODE_STAMP)
 	$(PY) -m pytest tests/unit -q -rs -n 4 -m "not slow"
 

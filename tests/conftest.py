@@ -14,8 +14,8 @@ _SLOW_FIXTURES = {"chromium", "playwright", "allure"}
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",
-        "slow: a unit test that waits out a real deadline, or starts Chromium, the Allure report tool or xdist "
-        "workers (make test-unit skips it; make test runs it)",
+        "slow: a unit test that waits out a real deadline, sends signals to real runs, or starts Chromium, the "
+        "Allure report tool or xdist workers (make test-unit skips it; make test runs it)",
     )
 
 

@@ -16,6 +16,7 @@ def run(args, cwd):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # real runs waiting out a silent site
 @pytest.mark.parametrize("form", ["space", "equals"])
 def test_a_targets_file_outside_the_checkout_from_another_directory(tmp_path, silent_server, form):
     targets = tmp_path / "etc" / "targets.toml"

@@ -182,6 +182,7 @@ def assert_each_interrupted(tmp_path: Path, names: list[str], by: str) -> None:
     assert json.loads((tmp_path / "reports" / "verdict.json").read_text())["severity"] == "INTERRUPTED"
 
 
+@pytest.mark.slow  # sends signals to real runs of three targets
 @pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "child-processes"])
 def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(tmp_path, fork):
     """A cancelled CI job: SIGTERM to the run reaches every target's run, each ends INTERRUPTED with its own
@@ -195,6 +196,7 @@ def test_many_targets_stopped_by_sigterm_end_interrupted_each_and_not_verified(t
     assert_each_interrupted(tmp_path, ["blue", "green"], "SIGTERM")
 
 
+@pytest.mark.slow  # sends signals to real runs of three targets
 def test_forked_target_runs_stopped_by_ctrl_c_to_the_process_group_end_interrupted_once(tmp_path):
     """A terminal's Ctrl-C: SIGINT to the whole process group reaches the run only (each forked target run is in
     a session of its own), which hands it to every target's run once: each ends INTERRUPTED by SIGINT alone (not

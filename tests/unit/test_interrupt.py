@@ -94,6 +94,7 @@ def assert_interrupted(output: str, verdict_file: Path, sent: tuple[signal.Signa
         assert "VERDICT: OK" not in text and "VERDICT: SEV" not in text
 
 
+@pytest.mark.slow  # sends signals to real runs waiting on a hung site
 @pytest.mark.parametrize("signals", [
     (signal.SIGINT,), (signal.SIGTERM,), (signal.SIGHUP,),
     (signal.SIGINT, signal.SIGINT),  # an impatient engineer
@@ -156,6 +157,7 @@ def test_second():
 """
 
 
+@pytest.mark.slow  # sends signals to real runs
 @pytest.mark.parametrize("phase", ["collection", "check", "teardown"])
 def test_a_signal_in_any_phase_stops_the_run_interrupted(tmp_path, phase):
     (tmp_path / "conftest.py").write_text(HOLD)
