@@ -53,7 +53,7 @@ def one_run(targets: Path, where: Path) -> dict[str, Any]:
     verdict_file.unlink(missing_ok=True)
     load_before = os.getloadavg()[0]
     timed = run_timed([PY, "-m", "pytest", "-m", "comprehensive", "-q", "-p", "no:cacheprovider",
-                       "--targets-file", str(targets), "--verdict-file", str(verdict_file)], cap_s=CAP_S)
+                       f"--targets-file={targets}", f"--verdict-file={verdict_file}"], cap_s=CAP_S)
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
     return {
         "seconds": timed.seconds, "capped": timed.capped, "exit_code": timed.exit_code,

@@ -31,8 +31,8 @@ def one_run(stack: Any, *extra: str) -> dict[str, Any]:
     log_before = server_log.read_text(errors="replace").count("\n")
     app_before = _lines(info.app_log)
     calls_before = stack.sql(CALLS)[0][0]
-    timed = run_timed([PY, "-m", "pytest", "-m", "emergency", "-q", "-p", "no:cacheprovider", "--targets-file",
-                       str(targets), "--verdict-file", str(verdict_file), *extra], cap_s=120)
+    timed = run_timed([PY, "-m", "pytest", "-m", "emergency", "-q", "-p", "no:cacheprovider",
+                       f"--targets-file={targets}", f"--verdict-file={verdict_file}", *extra], cap_s=120)
     new_log = server_log.read_text(errors="replace").splitlines()[log_before:]
     authorized = [line for line in new_log if re.search(r"connection authorized: user=oncall\b", line)]
     calls = stack.sql(CALLS)[0][0] - calls_before

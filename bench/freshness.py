@@ -86,8 +86,8 @@ def missing_index_check(dsn: str, state: Path) -> dict[str, Any]:
     ]) + "\n")
     verdict_file = state / "verdict.json"
     timed = run_timed([PY, "-m", "pytest", "-m", "performance", "-k", "freshness_query", "-q", "-p",
-                       "no:cacheprovider", "--targets-file", str(targets), "--target", "bench",
-                       "--verdict-file", str(verdict_file)], env={"BENCH_DATABASE_URL": dsn}, cap_s=120)
+                       "no:cacheprovider", f"--targets-file={targets}", "--target", "bench",
+                       f"--verdict-file={verdict_file}"], env={"BENCH_DATABASE_URL": dsn}, cap_s=120)
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
     findings = verdict.get("findings", [])
     return {"seconds": timed.seconds, "severity": verdict.get("severity"),

@@ -73,7 +73,7 @@ def one_run(targets: Path, n: int, stacks: list[Any], spawned: bool = False) -> 
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen([PY, "-m", "pytest", "-m", "emergency", "-q", "-p", "no:cacheprovider",
-                             "--targets-file", str(targets), "--verdict-file", str(reports / "verdict.json"), *names],
+                             f"--targets-file={targets}", f"--verdict-file={reports / 'verdict.json'}", *names],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     peak = [0]
     done = threading.Event()

@@ -40,7 +40,7 @@ def _run(targets: Path) -> dict[str, Any]:
     verdict_file = WORK / "provider-verdict.json"
     verdict_file.unlink(missing_ok=True)
     timed = run_timed([PY, "-m", "pytest", "-m", "emergency", "-q", "-p", "no:cacheprovider", "--target", "prod",
-                       "--targets-file", str(targets), "--verdict-file", str(verdict_file)], cap_s=CAP_S)
+                       f"--targets-file={targets}", f"--verdict-file={verdict_file}"], cap_s=CAP_S)
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
     counts = verdict.get("counts") or {}
     return {"seconds": timed.seconds, "capped": timed.capped, "severity": verdict.get("severity"),

@@ -76,7 +76,7 @@ def one(name: str, spec: dict[str, Any], marker: str, where: Path) -> dict[str, 
         verdict_file = where / "verdict.json"
         verdict_file.unlink(missing_ok=True)
         timed = run_timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", MARKERS[marker][0],
-                           "--target", "bench", "--targets-file", str(targets), "--verdict-file", str(verdict_file)],
+                           "--target", "bench", f"--targets-file={targets}", f"--verdict-file={verdict_file}"],
                           cwd=ROOT, env=env, cap_s=180.0)
         verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
         return {"seconds": timed.seconds, "capped": timed.capped, "severity": verdict.get("severity", "none"),
@@ -115,7 +115,7 @@ def demo_runs(runs: int) -> list[dict[str, Any]]:
                 verdict = where / "verdict.json"
                 verdict.unlink(missing_ok=True)
                 timed = run_timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "emergency",
-                                   "--targets-file", str(targets), "--verdict-file", str(verdict)], cwd=ROOT,
+                                   f"--targets-file={targets}", f"--verdict-file={verdict}"], cwd=ROOT,
                                   env={"SCENESCOUT_INCIDENTS_DIR": str(where / "incidents"),
                                        "SCENESCOUT_SLACK_WEBHOOK": ""}, cap_s=120.0)
                 seconds.append(timed.seconds)

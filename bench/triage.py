@@ -103,7 +103,7 @@ def suite_run(targets: Path, *extra: str) -> dict[str, Any]:
     verdict_file = WORK / "verdict.json"
     verdict_file.unlink(missing_ok=True)
     timed = run_timed([PY, "-m", "pytest", "-m", "emergency", "-q", "-p", "no:cacheprovider",
-                       "--targets-file", str(targets), "--verdict-file", str(verdict_file), *extra], cap_s=CAP_S)
+                       f"--targets-file={targets}", f"--verdict-file={verdict_file}", *extra], cap_s=CAP_S)
     verdict = json.loads(verdict_file.read_text()) if verdict_file.exists() else {}
     return {"seconds": timed.seconds, "capped": timed.capped, "severity": verdict.get("severity"),
             "max_rss_kb": timed.max_rss_kb, "verdict_duration_s": verdict.get("duration_s"),

@@ -96,6 +96,11 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     """More than one target (or ``all``): one child run per target, at once, then one combined verdict."""
     if os.environ.get(CHILD_ENV) or not hasattr(config.option, "target"):
         return None
+    from scenescout_ir.pytest_plugin.options import misread_path_option
+
+    misread = misread_path_option(config)
+    if misread:
+        raise pytest.UsageError(misread)
     names = targets_asked(config)
     if len(names) < 2 and ALL not in (getattr(config.option, "targets_given", None) or []):
         if len(names) == 1:
@@ -140,12 +145,13 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     for name in names:
         directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pytest", *args, "--target", name,
-               "--verdict-file", str(directory / "verdict.json"), "-o", f"junit_suite_name={name}"]
+        # each option with its value after "=": given apart, pytest would read a path value as a test path
+        cmd = [sys.executable, "-m", "pytest", *args, f"--target={name}",
+               f"--verdict-file={directory / 'verdict.json'}", "-o", f"junit_suite_name={name}"]
         if junit:
-            cmd += ["--junitxml", str(directory / "junit.xml")]
+            cmd += [f"--junitxml={directory / 'junit.xml'}"]
         if own.get("--alluredir"):
-            cmd += ["--alluredir", str(Path(own["--alluredir"]) / name)]
+            cmd += [f"--alluredir={Path(own['--alluredir']) / name}"]
         with open(directory / "output.txt", "wb") as out:
             # a session of its own: Ctrl-C reaches it once, forwarded by this process (_forward_signals)
             if fork:

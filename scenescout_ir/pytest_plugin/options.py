@@ -57,3 +57,36 @@ def active(config: pytest.Config) -> bool:
     --targets-file / $SCENESCOUT_TARGETS_FILE) or a target named; otherwise it is dormant."""
     given = config.getoption("targets_file") != DEFAULT_TARGETS_FILE or config.getoption("target") != DEFAULT_TARGET
     return given or option_path(config, "targets_file").is_file()
+
+
+PATH_OPTIONS = ("--targets-file", "--verdict-file")
+
+
+def misread_path_option(config: pytest.Config) -> str | None:
+    """A path option given apart from its value (``--targets-file /etc/x.toml``) when that changed the project
+    pytest found: pytest chooses the root dir and its settings before it loads the suite, reading such a value
+    as a test path, so a targets file outside the checkout made the checkout's pytest settings (markers,
+    warnings, testpaths) silently not apply, and the whole checkout was collected. The one line that says so,
+    or None: the same choice made again with the options known, compared with the one pytest made."""
+    from _pytest.config.findpaths import determine_setup
+
+    args = [str(a) for a in config.invocation_params.args]
+    given = [(args[i], args[i + 1]) for i in range(len(args) - 1) if args[i] in PATH_OPTIONS]
+    if not given:
+        return None
+    try:
+        ns = config._parser.parse_known_args(args)
+        rootpath, inipath, _, _ = determine_setup(
+            inifile=ns.inifilename, override_ini=ns.override_ini, args=ns.file_or_dir,
+            rootdir_cmd_arg=ns.rootdir or None, invocation_dir=Path(str(config.invocation_params.dir)))
+    except Exception:  # noqa: BLE001 - pytest's internals changed: no second opinion, no false alarm
+        return None
+    if (rootpath, inipath) == (config.rootpath, config.inipath):
+        return None
+    flag, value = given[0]
+    return (f"{flag} {value}: write it {flag}={value} (or set {_ENV[flag]}): given apart, pytest read {value} as "
+            f"a test path before the suite was loaded and took {config.rootpath} for the project's root, so "
+            f"{inipath or rootpath}'s pytest settings would not apply")
+
+
+_ENV = {flag: env for flag, env, _, _ in OPTIONS}

@@ -25,8 +25,8 @@ def watch(targets, workdir, *extra):
     env = {**os.environ, "SCENESCOUT_INCIDENTS_DIR": str(workdir / "incidents"), "SCENESCOUT_SLACK_WEBHOOK": ""}
     with (workdir / "watch.out").open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "emergency", "--targets-file",
-             str(targets), "--verdict-file", str(workdir / "watch-verdict.json"), "--watch", "1s", *extra],
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "emergency", f"--targets-file={targets}",
+             f"--verdict-file={workdir / 'watch-verdict.json'}", "--watch", "1s", *extra],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     return proc, workdir / "watch.out"
 

@@ -59,3 +59,21 @@ def test_another_projects_markers_named_like_ours_are_left_alone(tmp_path):
     done = run(["-v"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.index("test_a") < done.stdout.index("test_b")  # their order, their condition marker
+
+
+def test_a_path_option_given_apart_that_would_move_the_project_root_is_one_line(tmp_path):
+    """From the checkout, with no test path: pytest chooses the root dir before the suite is loaded, so the value
+    of `--targets-file /elsewhere/targets.toml` is read as a test path; the run was rooted at /elsewhere, lost the
+    checkout's pytest settings and collected the whole checkout, the suite's own tests too. Now: exit 4, one
+    line with the fix; the `=` form is the same run rooted at the checkout, collecting only its checks."""
+    targets = tmp_path / "etc" / "targets.toml"
+    targets.parent.mkdir()
+    targets.write_text('[targets.outside]\nbase_url = "http://127.0.0.1:9"\nhost_checks = false\n')
+    apart = run(["-m", "emergency", "--co", "-q", "--targets-file", str(targets), "--target", "outside"], cwd=ROOT)
+    assert apart.returncode == pytest.ExitCode.USAGE_ERROR, apart.stdout[-2000:]
+    (line,) = [ln for ln in apart.stderr.splitlines() if ln.strip()]
+    assert f"write it --targets-file={targets}" in line and "Traceback" not in apart.stderr
+    joined = run(["-m", "emergency", "--co", "-q", f"--targets-file={targets}", "--target", "outside"], cwd=ROOT)
+    assert joined.returncode == pytest.ExitCode.OK, joined.stdout[-2000:] + joined.stderr
+    collected = [ln for ln in joined.stdout.splitlines() if "::" in ln]
+    assert collected and all(ln.startswith(("checks/", "scenarios/")) for ln in collected), collected[:5]
