@@ -140,9 +140,18 @@ def merge_results(runs: list[Run], output: Path) -> int:
             elif path.name == "environment.properties":
                 env += [f"{run.target}.{line}" for line in path.read_text().splitlines() if "=" in line]
             elif path.is_file() and not (output / path.name).exists():  # attachments, containers, categories
-                shutil.copyfile(path, output / path.name)
+                _link_or_copy(path, output / path.name)
     (output / "environment.properties").write_text("\n".join(env) + ("\n" if env else ""))
     return count
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    """A hard link where the file system allows it (the merge of a many-targets run sits beside the targets'
+    results: no byte is copied), else a copy (another file system, an artifact directory mounted read-only)."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
 
 
 def _labelled(result: dict[str, Any], target: str) -> dict[str, Any]:
