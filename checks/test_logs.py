@@ -1,4 +1,7 @@
-"""Initial Response: `tail -100 logs/application.log | grep -i error`, as an error rate over a window."""
+"""Initial Response: `tail -100 logs/application.log | grep -i error`, as an error rate over a window; and the
+errors that say a process ran out of memory, which a low error rate must not hide."""
+
+import re
 
 import pytest
 
@@ -23,4 +26,22 @@ def test_recent_log_errors(logs, target, log_file):
         f"{log_file.name}: {scan.error_count} errors in {scan.lines} lines of {window} ({scan.ratio:.0%}; "
         f"limit: {limits.log_error_ratio:.0%} and at least {limits.log_min_errors})"
         + (f"; clock: {scan.clock}" if scan.clock else "") + f"; latest: {latest}"
+    )
+
+
+# Node's "JavaScript heap out of memory", Python's MemoryError, the kernel's and Kubernetes' OOM kill,
+# PostgreSQL's "out of memory" (its DETAIL "Failed on request of size ...").
+OUT_OF_MEMORY = re.compile(r"heap out of memory|MemoryError|\bout of memory\b|Killed process \d+|OOMKilled", re.I)
+
+
+@pytest.mark.condition("out_of_memory")
+def test_no_process_out_of_memory(logs, target, log_file):
+    """A single line saying a process ran out of memory is news: the process restarts (or is gone) and the
+    error rate of the window can stay under its limit."""
+    limits = target.thresholds
+    scan = logs.scan(log_file, limits.log_window_s, limits.log_max_bytes, timezone=target.log_timezone(log_file))
+    found = [line.text.strip() for line in scan.errors if OUT_OF_MEMORY.search(line.text)]
+    assert not found, (
+        f"{log_file.name}: {len(found)} out-of-memory error{'s' if len(found) > 1 else ''} in the last "
+        f"{limits.log_window_s / 60:g} min; latest: {found[-1][:160]}"
     )

@@ -192,6 +192,12 @@ _TABLE = (
         "Immediate Mitigation / High Memory Usage",
     ),
     Condition(
+        "out_of_memory", "Partial system outage", Severity.SEV2, "host",
+        "High Memory Usage: a process ran out of memory and was killed or crashed (the log lines listed): "
+        "restart it, then find what grew (ps aux --sort=-%mem | head) before it runs out again.",
+        "Immediate Mitigation / High Memory Usage",
+    ),
+    Condition(
         "host_load", "Minor performance issues", Severity.SEV3, "host",
         "Check system resources: which processes use the CPU (the processes listed).",
         "Investigation Phase / System Status Investigation",
