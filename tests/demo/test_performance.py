@@ -135,7 +135,9 @@ def test_a_missing_freshness_index_is_found_in_the_plan(healthy_stack, demo_targ
     (finding,) = run.findings("test_freshness_query_uses_an_index")
     assert run.severity == "SEV3" and finding["condition"] == "Minor performance issues", run.output
     prove("index_missing", run)
-    assert "Seq Scan on events" in finding["summary"]
+    # the plan node that reads every row of the source: a Seq Scan, or a Bitmap Heap Scan over another of its
+    # indexes, whichever the planner picks for the table's size at that moment
+    assert re.search(r"(Seq|Bitmap Heap) Scan on events", finding["summary"]), finding["summary"]
     assert "CREATE INDEX CONCURRENTLY events_source_created_at_idx ON events (source, created_at)" in finding["summary"]
 
 
