@@ -69,7 +69,8 @@ def test_responses_over_ten_seconds_are_significant_degradation_after_one_sample
     (finding,) = run.findings("test_route_response_time[/]")
     assert run.severity == "SEV2", run.output
     assert finding["condition"] == "Significant performance degradation (>10 seconds response time)"
-    assert "10.5" in finding["summary"] and "SEV2 line" in finding["summary"]
+    slow = re.search(r"is slow: (\d+\.\d+) s", finding["summary"])  # 10.5 s, and whatever the machine's load adds
+    assert slow and float(slow.group(1)) >= 10.5 and "SEV2 line" in finding["summary"], finding["summary"]
     (samples,) = [e for e in finding["evidence"] if e["title"] == "response times of GET /"]
     assert len(samples["data"]["samples"]) == 1 and "over the SEV2 line" in samples["data"]["stopped"]
 
