@@ -93,8 +93,11 @@ def _quiet_about_preloaded() -> None:
 
 def _child(request: dict[str, Any]) -> None:
     """In the fork: become the run (its session, streams, directory, environment, argv), run it, exit."""
-    code = 3
-    try:
+    from scenescout_ir.pytest_plugin.forked_run import run_then_exit
+
+    args = list(request["args"])
+
+    def prepare() -> None:
         os.setsid()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for name in ("SIGTERM", "SIGHUP", "SIGPIPE"):
@@ -115,27 +118,10 @@ def _child(request: dict[str, Any]) -> None:
             del sys.modules[name]  # the server's own package: a run imports whatever `tests` its directory has
         os.environ.clear()
         os.environ.update(request["env"])
-        args = list(request["args"])
         _quiet_about_preloaded()
         sys.argv[:] = [sys.argv[0], *args]
-        import pytest
 
-        code = int(pytest.main(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001 - a run must never return into the server
-        import traceback
-
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
-    finally:
-        with contextlib.suppress(BaseException):
-            import atexit
-
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    run_then_exit(prepare, args)
 
 
 def serve() -> None:

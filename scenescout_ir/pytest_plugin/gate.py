@@ -266,14 +266,16 @@ def fork_child(args: list[str], output: int, cwd: Path) -> Forked:
     import atexit
     import signal
 
+    from scenescout_ir.pytest_plugin.forked_run import run_then_exit
+
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
     pid = os.fork()
     if pid:
         return Forked(pid)
-    code = 3  # pytest's "internal error" if even the start below fails
-    try:
+
+    def prepare() -> None:
         os.setsid()
         for name in _STOPS:  # as a fresh process has them: its own run installs its handlers
             signum = getattr(signal, name)
@@ -284,20 +286,8 @@ def fork_child(args: list[str], output: int, cwd: Path) -> Forked:
         os.chdir(cwd)
         os.environ[CHILD_ENV] = "1"
         sys.argv[1:] = args  # this process is that run's (the plugin's signal handling after the run asks)
-        code = int(pytest.main(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001 - a child must never return into the parent's run
-        import traceback
 
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
-    finally:
-        with contextlib.suppress(BaseException):
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+    run_then_exit(prepare, args)
 
 
 def _forward_signals(procs: list[Child]) -> Any:
