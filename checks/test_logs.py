@@ -19,8 +19,7 @@ def test_recent_log_errors(logs, target, log_file):
     """tail -100 logs/application.log | grep -i error ; tail -100 logs/ingestion.log | grep -i error"""
     limits = target.thresholds
     scan = logs.scan(log_file, limits.log_window_s, limits.log_max_bytes, timezone=target.log_timezone(log_file))
-    window = (f"the last {limits.log_window_s / 60:g} min" if scan.timestamped
-              else f"the last {scan.lines} lines (no timestamps found)")
+    window = _window(scan, limits.log_window_s)
     latest = scan.errors[-1].text.strip()[:160] if scan.errors else ""
     assert not (scan.error_count >= limits.log_min_errors and scan.ratio >= limits.log_error_ratio), (
         f"{log_file.name}: {scan.error_count} errors in {scan.lines} lines of {window} ({scan.ratio:.0%}; "
@@ -42,6 +41,13 @@ def test_no_process_out_of_memory(logs, target, log_file):
     scan = logs.scan(log_file, limits.log_window_s, limits.log_max_bytes, timezone=target.log_timezone(log_file))
     found = [line.text.strip() for line in scan.errors if OUT_OF_MEMORY.search(line.text)]
     assert not found, (
-        f"{log_file.name}: {len(found)} out-of-memory error{'s' if len(found) > 1 else ''} in the last "
-        f"{limits.log_window_s / 60:g} min; latest: {found[-1][:160]}"
+        f"{log_file.name}: {len(found)} out-of-memory error{'s' if len(found) > 1 else ''} in "
+        f"{_window(scan, limits.log_window_s)}; latest: {found[-1][:160]}"
     )
+
+
+def _window(scan, window_s):
+    """What was read, in words: the window of a timestamped log, else its last lines."""
+    if scan.timestamped:
+        return f"the last {window_s / 60:g} min"
+    return f"the last {scan.lines} lines (no timestamps found)"

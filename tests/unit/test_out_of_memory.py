@@ -20,9 +20,9 @@ def stamp(ago_s: float) -> str:
     return (datetime.now(UTC) - timedelta(seconds=ago_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_check(pytester: pytest.Pytester, last_line: str, first_line: str | None = None) -> dict:
+def run_check(pytester: pytest.Pytester, last_line: str, first_line: str | None = None, stamped: bool = True) -> dict:
     log = pytester.path / "application.log"
-    lines = [f"{stamp(300 - i)} INFO GET /api/events 200" for i in range(99)]
+    lines = [f"{stamp(300 - i) + ' ' if stamped else ''}INFO GET /api/events 200" for i in range(99)]
     log.write_text("\n".join([*([first_line] if first_line else []), *lines, last_line]) + "\n")
     targets = pytester.path / "targets.toml"
     targets.write_text(f'[targets.app]\nbase_url = "http://127.0.0.1:9"\ndatabase = false\nhost_checks = false\n'
@@ -59,3 +59,11 @@ def test_an_out_of_memory_line_older_than_the_window_passes(pytester):
     verdict = run_check(pytester, f"{stamp(10)} INFO GET /api/events 200",
                         first_line=f"{stamp(16 * 60)} FATAL ERROR: JavaScript heap out of memory")
     assert verdict["severity"] == "OK" and verdict["counts"]["passed"] == 1, verdict
+
+
+def test_a_log_without_timestamps_is_read_by_its_last_lines_and_says_so(pytester):
+    """A real deployment's log may carry no time at all (a process's plain stderr): its last lines are read."""
+    verdict = run_check(pytester, "FATAL ERROR: Reached heap limit - JavaScript heap out of memory", stamped=False)
+    (finding,) = verdict["findings"]
+    assert verdict["severity"] == "SEV2", verdict
+    assert "1 out-of-memory error in the last 100 lines (no timestamps found)" in finding["summary"], finding
