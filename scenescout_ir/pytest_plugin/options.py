@@ -59,33 +59,35 @@ def active(config: pytest.Config) -> bool:
     return given or option_path(config, "targets_file").is_file()
 
 
-PATH_OPTIONS = ("--targets-file", "--verdict-file")
-
-
 def misread_path_option(config: pytest.Config) -> str | None:
-    """A path option given apart from its value (``--targets-file /etc/x.toml``) when that changed the project
-    pytest found: pytest chooses the root dir and its settings before it loads the suite, reading such a value
-    as a test path, so a targets file outside the checkout made the checkout's pytest settings (markers,
-    warnings, testpaths) silently not apply, and the whole checkout was collected. The one line that says so,
-    or None: the same choice made again with the options known, compared with the one pytest made."""
+    """An option given apart from its value (``--targets-file /etc/x.toml``, ``--alluredir /tmp/results``) when
+    that changed the project pytest found: pytest chooses the root dir and its settings before it loads the
+    plugins, reading the value of a plugin's option as a test path when it exists, so a file or directory
+    outside the checkout made the checkout's pytest settings (markers, warnings, testpaths) silently not apply,
+    and the whole checkout was collected. The one line that says so, or None: the same choice made again with
+    every option known, compared with the one pytest made."""
     from _pytest.config.findpaths import determine_setup
 
     args = [str(a) for a in config.invocation_params.args]
-    given = [(args[i], args[i + 1]) for i in range(len(args) - 1) if args[i] in PATH_OPTIONS]
-    if not given:
-        return None
+    invoked = Path(str(config.invocation_params.dir))
     try:
         ns = config._parser.parse_known_args(args)
         rootpath, inipath, _, _ = determine_setup(
             inifile=ns.inifilename, override_ini=ns.override_ini, args=ns.file_or_dir,
-            rootdir_cmd_arg=ns.rootdir or None, invocation_dir=Path(str(config.invocation_params.dir)))
+            rootdir_cmd_arg=ns.rootdir or None, invocation_dir=invoked)
     except Exception:  # noqa: BLE001 - pytest's internals changed: no second opinion, no false alarm
         return None
     if (rootpath, inipath) == (config.rootpath, config.inipath):
         return None
-    flag, value = given[0]
-    return (f"{flag} {value}: write it {flag}={value} (or set {_ENV[flag]}): given apart, pytest read {value} as "
-            f"a test path before the suite was loaded and took {config.rootpath} for the project's root, so "
+    positional = {str(a) for a in ns.file_or_dir}
+    taken = [(args[i - 1], a) for i, a in enumerate(args) if i and a not in positional and args[i - 1].startswith("--")
+             and "=" not in args[i - 1] and (invoked / a).exists()]  # the value of an option, read as a test path
+    if not taken:
+        return None
+    flag, value = taken[0]
+    env = f" (or set {_ENV[flag]})" if flag in _ENV else ""
+    return (f"{flag} {value}: write it {flag}={value}{env}: given apart, pytest read {value} as a test path before "
+            f"the plugins were loaded and took {config.rootpath} for the project's root, so "
             f"{inipath or rootpath}'s pytest settings would not apply")
 
 

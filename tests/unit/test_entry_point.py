@@ -73,6 +73,13 @@ def test_a_path_option_given_apart_that_would_move_the_project_root_is_one_line(
     assert apart.returncode == pytest.ExitCode.USAGE_ERROR, apart.stdout[-2000:]
     (line,) = [ln for ln in apart.stderr.splitlines() if ln.strip()]
     assert f"write it --targets-file={targets}" in line and "Traceback" not in apart.stderr
+    # any plugin's option, not only the suite's: Allure's results directory outside the checkout, given apart
+    results = tmp_path / "allure-results"
+    results.mkdir()
+    allure = run(["-m", "emergency", "--co", "-q", f"--targets-file={targets}", "--target", "outside",
+                  "--alluredir", str(results)], cwd=ROOT)
+    assert allure.returncode == pytest.ExitCode.USAGE_ERROR, allure.stdout[-2000:]
+    assert f"write it --alluredir={results}:" in allure.stderr and "Traceback" not in allure.stderr
     joined = run(["-m", "emergency", "--co", "-q", f"--targets-file={targets}", "--target", "outside"], cwd=ROOT)
     assert joined.returncode == pytest.ExitCode.OK, joined.stdout[-2000:] + joined.stderr
     collected = [ln for ln in joined.stdout.splitlines() if "::" in ln]
