@@ -1,9 +1,9 @@
 """Runs of the suite for the suite's own tests, each a fork of a process that imported pytest and the plugins once.
 
-``make test`` runs the suite some 400 times (``run_suite``, tests/demo_support.py, and the pytester runs of the
+``make test`` runs the suite hundreds of times (``run_suite``, tests/demo_support.py, and the pytester runs of the
 unit tests). As separate ``python -m pytest`` processes each run paid the interpreter's start and the imports of
 pytest, its plugins (Playwright's package, Allure, xdist), psycopg, requests and the suite's core, probes and
-judge again: ``make test`` took 740 s of CPU (8 min on two cores), 387 s with the runs forked (5 min 19 s).
+judge again: ``make test`` took 740 s of CPU (8 min 2 s on two cores), 387 s with the runs forked (4 min 31 s).
 Here one server per test process (an xdist worker) pays the imports once; each run is a fork of it running
 ``pytest.main`` over the run's arguments, in its own session, with its own working directory, environment,
 ``sys.path`` (as ``python -m pytest`` there with that ``$PYTHONPATH`` has it), ``sys.argv`` and standard streams:

@@ -3,12 +3,12 @@
 
 pytest-rerunfailures starts a status server thread in every run where xdist is installed. The kernel handed a
 Ctrl-C or a SIGTERM sent to the process group to that thread; Python's handler was tripped there, and the main
-thread, waiting on a hung site, was not woken: it went on waiting for its whole read timeout (50 s in 1 run of
-12). From the first ``pytest_configure`` until the session starts (``pytest_sessionstart``, before xdist starts
-its workers: a process started meanwhile would inherit the mask) the main thread blocks SIGINT, SIGTERM and
-SIGHUP, and every thread started meanwhile inherits that; a signal arriving meanwhile waits, pending, and is
-handled as soon as they are unblocked. A module of its own, imported by nothing else: pytest registers it
-(``pytest_plugins`` of plugin.py) before importing it, so its asserts could be rewritten.
+thread, waiting on a hung site, was not woken: it went on waiting for its whole read timeout (50 s in 1 of the
+first 12 runs of a reproduction). From the first ``pytest_configure`` until the session starts
+(``pytest_sessionstart``, before xdist starts its workers: a process started meanwhile would inherit the mask) the
+main thread blocks SIGINT, SIGTERM and SIGHUP, and every thread started meanwhile inherits that; a signal arriving
+meanwhile waits, pending, and is handled as soon as they are unblocked. A module of its own, imported by nothing
+else: pytest registers it (``pytest_plugins`` of plugin.py) before importing it, so its asserts could be rewritten.
 """
 
 from __future__ import annotations
