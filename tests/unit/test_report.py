@@ -1,15 +1,19 @@
 """The shareable report: Allure 3 (node_modules/.bin/allure, installed by `make test`/`make report` with npm ci)
 renders each kept run into one self-contained HTML file, oldest first, keeping the history across runs."""
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from scenescout_ir.judge.verdict import Verdict
+from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM
 from scenescout_ir.reporting import report
 from tests.forkserver import runpytest_forked
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
@@ -106,6 +110,75 @@ def test_the_report_command_says_what_it_made_or_why_not_in_one_line(scratch, tm
     adhoc = cli("--results", str(reports_dir / "allure-results"), "--output", str(tmp_path / "adhoc.html"))
     assert adhoc.returncode == 0, adhoc.stderr
     assert (tmp_path / "adhoc.html").stat().st_size > 100_000
+
+
+class _HeldBackPage(http.server.BaseHTTPRequestHandler):
+    """Serves one page in two parts, the second only once ``release`` is set: a browser that has parsed the first
+    part and not yet the second, as a loaded machine parsing a large report does."""
+
+    first: bytes
+    rest: bytes
+    release: threading.Event
+    asked: list[str]
+
+    def do_GET(self):
+        self.asked.append(self.path)
+        if self.path != "/report.html":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(self.first)
+        self.wfile.flush()
+        if self.release.wait(60):
+            self.wfile.write(self.rest)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_report_reads_its_embedded_data_even_when_the_app_starts_before_the_data_is_parsed(scratch, allure,
+                                                                                             playwright):
+    # Allure 3.18 declares the data store after the app's script; an app that starts first fetched
+    # widgets/tree-filters.json from beside the file (refused from file://) and the results tree stayed empty
+    reports_dir = kept(scratch, 1)
+    (html,) = report.render_pending(reports_dir, allure=allure)
+    page_bytes = html.read_bytes()
+    app = page_bytes.index(b'<script   src="data:text/javascript;base64,')
+    cut = page_bytes.index(b"</script>", app) + len(b"</script>")  # the app, and nothing of the data after it
+    assert b"allureReportData" not in page_bytes[cut:cut + 200]  # (the data comes later: the cut is real)
+    handler = type("Handler", (_HeldBackPage,), {"first": page_bytes[:cut], "rest": page_bytes[cut:],
+                                                 "release": threading.Event(), "asked": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    browser = playwright.chromium.launch(executable_path=DEFAULT_CHROMIUM, args=["--disable-gpu"])
+    try:
+        page = browser.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
+            (f"http://127.0.0.1:{server.server_address[1]}/", "data:")) else route.abort())
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/report.html", wait_until="commit")
+        # the app has rendered and run its effects (the first removes the loader; the data reads are beside it)
+        page.wait_for_selector("#allure-app-loader", state="detached", timeout=30_000)
+        handler.release.set()
+        expect(page.get_by_text("test_fresh", exact=True).first).to_be_visible(timeout=30_000)
+    finally:
+        handler.release.set()
+        browser.close()
+        server.shutdown()
+        server.server_close()
+    assert handler.asked == ["/report.html"]  # every read came from the page itself, none from beside it
+
+
+def test_the_data_store_is_declared_once_and_only_in_the_shape_it_was_made_for():
+    made = ('<div id="app"></div>\n    <script   src="data:text/javascript;base64,QQ=="></script>\n'
+            '<script async>\n      window.allureReportData = window.allureReportData || {};\n</script>')
+    fixed = report.data_store_first(made)
+    assert fixed.index("window.allureReportDataReady = false") < fixed.index('src="data:text/javascript')
+    assert report.data_store_first(fixed) == fixed
+    assert report.data_store_first("<html><script src='app.js'></script></html>") == \
+        "<html><script src='app.js'></script></html>"  # another Allure's page: left as it is
 
 
 def test_pruning_keeps_the_newest_and_every_run_an_incident_links_to(tmp_path):
