@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
+HEADLESS_SHELL ?= /usr/bin/chromium-headless-shell
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # Compile each module once: with PYTHONDONTWRITEBYTECODE set (as on this machine's image), every pytest process
 # of `make test` and every `make demo` run compiled every module and rewrote every check's asserts again: about
@@ -30,11 +31,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
-# Debian's Chromium for the Playwright browser checks (Playwright cannot download its own here).
+# Debian's Chromium for the Playwright browser checks (Playwright cannot download its own here): its headless
+# shell, which the checks run headless (as Playwright does with its own), and the full browser for --headed.
 chromium:
-	@if [ ! -x $(CHROMIUM) ]; then \
-	  echo "installing Debian's chromium (once)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	@if [ ! -x $(CHROMIUM) ] || [ ! -x $(HEADLESS_SHELL) ]; then \
+	  echo "installing Debian's chromium and chromium-headless-shell (once)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-headless-shell >/dev/null; \
 	fi
 
 # Debian's PgBouncer: the tests put it in front of the demo database as a transaction-mode pooler (fixtures/demo/pooler.py).

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scenescout_ir.pytest_plugin.browser_fixtures import chromium_executable
+
 from .common import PY, ROOT, WORK, log, machine, run_timed, summary
 
 GOALS = {"healthy": 20.0, "app_hanging": 30.0}
@@ -135,7 +137,7 @@ def render(results: dict[str, Any], info: dict[str, Any]) -> str:
 
 
 def chromium_version() -> str:
-    executable = os.environ.get("SCENESCOUT_CHROMIUM") or "/usr/bin/chromium"
+    executable = chromium_executable()
     timed = run_timed([executable, "--version"], cap_s=30)
     lines = [line for line in timed.output.splitlines() if "Chromium" in line or "Chrome" in line]
     return lines[-1].strip() if lines else executable

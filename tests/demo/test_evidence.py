@@ -17,6 +17,7 @@ from fixtures.demo.flavours import DEFAULT
 from fixtures.demo.logs import PINO_ERROR, ingestion_line, pino_line
 from scenescout_ir.incident import log as incident
 from scenescout_ir.judge.verdict import Verdict
+from scenescout_ir.pytest_plugin.browser_fixtures import chromium_executable
 from scenescout_ir.reporting import report
 from tests.demo_support import ROOT, run_suite, targets_file
 from tests.servers import WebhookReceiver
@@ -175,10 +176,6 @@ def test_no_secret_reaches_the_incident_log_the_postmortem_or_the_report(healthy
     assert len(report.runs(here)) == 1 and (report.runs(here)[0] / "report.html").is_file()
 
 
-def chromium() -> str:
-    return os.environ.get("SCENESCOUT_CHROMIUM", "").strip() or "/usr/bin/chromium"
-
-
 def test_the_single_file_report_renders_in_chromium_with_the_failed_checks(healthy_stack, here, demo_targets,
                                                                           playwright):
     from playwright.sync_api import expect
@@ -195,7 +192,7 @@ def test_the_single_file_report_renders_in_chromium_with_the_failed_checks(healt
     assert [p.name for p in here.iterdir() if p.suffix == ".html"] == ["report.html"]
 
     # pytest-playwright's session-wide Playwright: a second sync_playwright() in this process would fail
-    browser = playwright.chromium.launch(executable_path=chromium(), args=["--disable-gpu"])
+    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=["--disable-gpu"])
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         outside = []

@@ -29,7 +29,8 @@ from scenescout_ir.probes.browser import (
     init_script,
     origin_of,
 )
-from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM, artifact_dir_name
+from scenescout_ir.pytest_plugin import browser_fixtures
+from scenescout_ir.pytest_plugin.browser_fixtures import artifact_dir_name, chromium_executable
 from tests.forkserver import runpytest_forked
 
 # --- pure parts -----------------------------------------------------------------------------------
@@ -177,6 +178,28 @@ def test_launch_and_context_arguments_come_from_the_target_and_keep_headed_and_s
     assert "record_video_dir" not in context  # a video nobody keeps is not recorded
 
 
+@pytest.mark.parametrize("headed", [False, True], ids=["headless", "headed"])
+def test_headless_runs_drive_the_headless_shell_and_headed_ones_the_full_browser(pytester, monkeypatch, headed):
+    pytester.makeconftest("")
+    pytester.makefile(".toml", targets=SCRATCH_TARGETS)
+    pytester.makepyfile(test_scratch=SCRATCH_TEST)
+    monkeypatch.delenv("SCENESCOUT_CHROMIUM", raising=False)
+    result = runpytest_forked(pytester, "--target", "local", "-s", *(["--headed"] if headed else []))
+    result.assert_outcomes(passed=1)
+    launch = next(line for line in result.stdout.str().splitlines() if "LAUNCH" in line)
+    wanted = browser_fixtures.DEFAULT_CHROMIUM if headed else browser_fixtures.HEADLESS_SHELL
+    assert f"('executable_path', '{wanted}')" in launch
+
+
+def test_without_the_headless_shell_the_full_browser_runs_headless_too(monkeypatch, tmp_path):
+    monkeypatch.delenv("SCENESCOUT_CHROMIUM", raising=False)
+    assert browser_fixtures.chromium_executable() == browser_fixtures.HEADLESS_SHELL  # make chromium installs it
+    monkeypatch.setattr(browser_fixtures, "HEADLESS_SHELL", str(tmp_path / "not-installed"))
+    assert browser_fixtures.chromium_executable() == browser_fixtures.DEFAULT_CHROMIUM
+    monkeypatch.setenv("SCENESCOUT_CHROMIUM", "/opt/chromium/chrome")
+    assert browser_fixtures.chromium_executable(headless=False) == "/opt/chromium/chrome"
+
+
 # --- real Chromium against local pages --------------------------------------------------------------
 
 
@@ -248,7 +271,7 @@ def site() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chromium(playwright):
-    browser = playwright.chromium.launch(executable_path=DEFAULT_CHROMIUM, args=["--disable-gpu"])
+    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=["--disable-gpu"])
     yield browser
     browser.close()
 

@@ -18,7 +18,7 @@ from scenescout_ir.judge.health import health_answer_problem
 from scenescout_ir.judge.response_times import check_response_time, check_slow
 from scenescout_ir.probes.browser import BrowserSession, PageProbe
 from scenescout_ir.probes.http import HttpProbe, HttpResult, _evidence, join_url, short_url
-from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM
+from scenescout_ir.pytest_plugin.browser_fixtures import chromium_executable
 from scenescout_ir.pytest_plugin.fixtures import Site
 from tests.demo_support import _state_dir, run_suite
 from tests.servers import Reply
@@ -302,7 +302,7 @@ def test_emergency_under_a_site_trickling_its_bodies_ends_at_one_deadline(stand_
 
 @pytest.fixture(scope="module")
 def chromium(playwright):
-    browser = playwright.chromium.launch(executable_path=DEFAULT_CHROMIUM, args=["--disable-gpu"])
+    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=["--disable-gpu"])
     yield browser
     browser.close()
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from scenescout_ir.judge.verdict import Verdict
-from scenescout_ir.pytest_plugin.browser_fixtures import DEFAULT_CHROMIUM
+from scenescout_ir.pytest_plugin.browser_fixtures import chromium_executable
 from scenescout_ir.reporting import report
 from tests.forkserver import runpytest_forked
 from tests.unit.test_allure_evidence import CONFTEST, TARGETS
@@ -153,7 +153,7 @@ def test_the_report_reads_its_embedded_data_even_when_the_app_starts_before_the_
                                                  "release": threading.Event(), "asked": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    browser = playwright.chromium.launch(executable_path=DEFAULT_CHROMIUM, args=["--disable-gpu"])
+    browser = playwright.chromium.launch(executable_path=chromium_executable(), args=["--disable-gpu"])
     try:
         page = browser.new_page()
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
