@@ -112,13 +112,15 @@ def render(results: dict[str, Any], info: dict[str, Any]) -> str:
                        f"{c.get('not_applicable', 0)} | {r['peak_rss_mib']:.0f} MiB | {r['load_1m']:.1f} |")
     out += [
         "",
-        "Where the time goes (healthy): the browser checks, about 95% of the time inside pytest (`--durations`):",
-        "13 checks, each in a fresh context (4 routes x 3 checks, and the navigation check's home page and its 4",
-        "clicks), each waiting on a condition: cards with content and their images (`test_page_renders_events`,",
-        "`test_no_broken_images`) or, for `test_no_console_or_request_errors`, no fetch/XHR for 500 ms, so it",
-        "sees errors after the cards too. Everything else (emergency, integrity, recovery, upstream, scenarios)",
-        "takes about 1 s. The figures climb with the machine's load (2 CPUs shared with other work): the",
-        "fastest healthy run, 11.8 s, is the one that started at the lowest load.",
+        "Where the time goes (healthy): the browser checks, each in a fresh context (per route: events rendered,",
+        "console and request errors, broken images, which look at one load of the route; the navigation check's",
+        "home page and its clicks; the home page's timings), each waiting on a condition: cards with content and",
+        "their images or, for console and request errors, no fetch/XHR for 500 ms, so it sees errors after the",
+        "cards too. The figures climb with the machine's load (2 CPUs shared with other work).",
+        "",
+        "The browser: Debian's chromium-headless-shell since 2026-12-03 (what Playwright runs headless). Measured",
+        "2026-11-26 with the full chromium, at a load of 2.9-8.2: healthy median 17.3 s (11.8-19.0 s), app",
+        "hanging 22.9 s.",
         "",
         "With the app hanging: the first page load waits out the navigation timeout (10 s) and the first HTTP",
         "check its read timeout (5 s); every later page and request to that host is told at once (\"not asked",
@@ -140,7 +142,7 @@ def chromium_version() -> str:
     executable = chromium_executable()
     timed = run_timed([executable, "--version"], cap_s=30)
     lines = [line for line in timed.output.splitlines() if "Chromium" in line or "Chrome" in line]
-    return lines[-1].strip() if lines else executable
+    return f"{lines[-1].strip()} ({executable})" if lines else executable
 
 
 def main() -> int:
