@@ -7,6 +7,7 @@ deployment that differs from the demo is described, not patched.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -423,9 +424,15 @@ class _Dirs:
 _NO_KEY = Key()
 
 
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A targets.toml dataclass's annotations, evaluated once per class (each target's tables ask again)."""
+    return get_type_hints(cls, include_extras=True)
+
+
 def _fields(cls: type) -> list[tuple[str, Any, Key, Any]]:
     """(name, type, Key, default) of each field of a targets.toml dataclass, from its annotations."""
-    hints = get_type_hints(cls, include_extras=True)
+    hints = _hints(cls)
     out = []
     for f in fields(cls):
         hint, key = hints[f.name], _NO_KEY

@@ -140,7 +140,7 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     children: dict[str, tuple[Child, Path, float]] = {}
     fork = can_fork(config)
     if fork:  # what is here now is never collected in the forks: their collections skip it, and leave its pages
-        preload()
+        preload(config)
         gc.freeze()  # shared (a collection writes to every object it visits), as the gc module advises before fork
     for name in names:
         directory = base / name
@@ -211,15 +211,28 @@ def can_fork(config: pytest.Config) -> bool:
 
 
 # What every target's run imports once its checks start (the probes, the judge, psycopg), imported once here
-# before the forks. Not the plugin modules pytest registers later (pytest_plugins): pytest rewrites their asserts
-# as it imports them, in each run.
+# before the forks; and the suite's plugin parts each run registers (plugin._PARTS: the fixtures, with requests
+# and Playwright's sync API under them), imported through this run's assertion rewriter as each run's own would
+# import them, so a run finds them rewritten and registers them without importing them again.
 PRELOAD = ("scenescout_ir.core", "scenescout_ir.probes", "scenescout_ir.judge", "psycopg")
 
 
-def preload() -> None:
+def preload(config: pytest.Config) -> None:
     import importlib
     import pkgutil
 
+    from scenescout_ir.core.config import load_targets
+    from scenescout_ir.core.outcomes import ConfigError
+    from scenescout_ir.pytest_plugin.options import option_path
+    from scenescout_ir.pytest_plugin.plugin import _PARTS
+
+    with contextlib.suppress(ConfigError, OSError):  # the config's types evaluated once; each run says what is wrong
+        load_targets(option_path(config, "targets_file"))
+    hook = config.pluginmanager.rewrite_hook
+    hook.mark_rewrite(*_PARTS)  # as pytest's import_plugin does before it imports a plugin
+    for name in _PARTS:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     for name in PRELOAD:
         with contextlib.suppress(ImportError):  # a run that needs it says so in its own output
             package = importlib.import_module(name)

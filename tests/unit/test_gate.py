@@ -215,3 +215,28 @@ def test_watch_follows_one_target(pytester):
     result = runpytest_forked(pytester, "--target", "a", "--target", "b", "--watch", "5s", "-p", "no:cacheprovider")
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: --watch follows one target: run one watch per target (a, b)"])
+
+
+LOADER_CHECK = """
+import sys
+
+from _pytest.assertion.rewrite import AssertionRewritingHook
+
+
+def test_the_plugin_parts_came_rewritten_from_the_run(request):
+    for name in ("scenescout_ir.pytest_plugin.fixtures", "scenescout_ir.pytest_plugin.browser_fixtures"):
+        loader = sys.modules[name].__loader__
+        assert isinstance(loader, AssertionRewritingHook), (name, loader)  # its asserts rewritten
+        assert loader is not request.config.pluginmanager.rewrite_hook, name  # by the run's hook, not this one's
+"""
+
+
+def test_forked_target_runs_find_the_suites_plugin_parts_imported_and_rewritten_by_the_run(pytester):
+    """Each forked target run registers the suite's fixtures as a run of its own would, without importing them
+    (and Playwright's sync API and requests under them) again: the run imported them through its own rewriter."""
+    pytester.makefile(".toml", targets=BASE.replace("targets.x", "targets.a") + BASE.replace("targets.x", "targets.b"))
+    pytester.makepyfile(test_loader=LOADER_CHECK)
+    runpytest_forked(pytester, "--target", "a", "--target", "b", "-p", "no:cacheprovider")
+    for name in ("a", "b"):
+        output = (pytester.path / "reports" / "targets" / name / "output.txt").read_text()
+        assert "1 passed" in output, output
