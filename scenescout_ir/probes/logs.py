@@ -317,10 +317,30 @@ def previous_generation(path: Path, current: os.stat_result, since: float) -> Pa
     return best[1] if best else None
 
 
+_Kept = tuple[tuple[int, int, int, int], "LogScan", CouldNotRun | None]  # the file's identity, its scan, why not judged
+
+
+def _cannot_judge(path: Path, scan: LogScan, cannot: str, max_bytes: int) -> CouldNotRun | None:
+    if cannot:
+        return CouldNotRun(f"{path.name}: {cannot}")
+    if scan.giant_line:
+        return CouldNotRun(
+            f"{path.name}: its last line is longer than the {max_bytes} bytes read from its end "
+            f"(thresholds.log_max_bytes): no complete line to judge"
+        )
+    if scan.binary_lines and scan.binary_lines * 2 >= scan.lines:
+        return CouldNotRun(f"{path.name} does not look like a text log: {scan.binary_lines} of the {scan.lines} "
+                           "lines read are binary (NUL bytes or not UTF-8)")
+    return None
+
+
 class LogReader:
     def __init__(self, record: Callable[[Evidence], None], hook: Callable[[str, Path], None] | None = None) -> None:
         self._record = record
         self._hook = hook or (lambda stage, path: None)  # a seam for tests: called with "opened" after the fstat
+        # the last scan of each (file, window, budget, timezone), kept while the file is unchanged (same inode, size
+        # and modification time): two checks judging one log's window read it once
+        self._last: dict[tuple[str, float, int, str | None], _Kept] = {}
 
     def scan(
         self, path: Path, window_s: float, max_bytes: int, now: float | None = None, timezone: str | None = None,
@@ -338,7 +358,7 @@ class LogReader:
         whose clock cannot be told.
         """
         start = time.monotonic()
-        now = time.time() if now is None else now
+        given_now, now = now, time.time() if now is None else now
         zone = _zone(timezone)
         try:
             info = os.stat(path)
@@ -350,6 +370,14 @@ class LogReader:
             raise CouldNotRun(f"{path} is a directory, not a regular file (set logs in targets.toml)")
         if not stat.S_ISREG(info.st_mode):
             raise CouldNotRun(f"{path} is not a regular file")
+        key = (str(path), window_s, max_bytes, timezone)
+        seen = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        kept = self._last.get(key) if given_now is None else None
+        if kept is not None and kept[0] == seen:
+            self._record(_evidence(kept[1]))
+            if kept[2] is not None:
+                raise kept[2]
+            return kept[1]
         try:
             scan, cannot = self._scan(path, window_s, max_bytes, now, zone, timezone)
             if scan is None:  # truncated in place while read (copytruncate): once more, from what is there now
@@ -361,16 +389,11 @@ class LogReader:
         assert scan is not None
         scan = replace(scan, elapsed_s=time.monotonic() - start)
         self._record(_evidence(scan))
-        if cannot:
-            raise CouldNotRun(f"{path.name}: {cannot}")
-        if scan.giant_line:
-            raise CouldNotRun(
-                f"{path.name}: its last line is longer than the {max_bytes} bytes read from its end "
-                f"(thresholds.log_max_bytes): no complete line to judge"
-            )
-        if scan.binary_lines and scan.binary_lines * 2 >= scan.lines:
-            raise CouldNotRun(f"{path.name} does not look like a text log: {scan.binary_lines} of the {scan.lines} "
-                              "lines read are binary (NUL bytes or not UTF-8)")
+        problem = _cannot_judge(path, scan, cannot, max_bytes)
+        if given_now is None:
+            self._last[key] = (seen, scan, problem)
+        if problem is not None:
+            raise problem
         return scan
 
     def _scan(

@@ -239,3 +239,32 @@ def test_the_error_patterns_are_counted_as_the_playbooks_uniq_c_sort_nr_meant(tm
     assert evidence.data["signatures"] == [["upstream ticketmaster answered <n> after <n> ms", 6],
                                            ["psycopg.OperationalError: connection to <ip> refused", 2]]
     assert "      6 upstream ticketmaster answered <n> after <n> ms" in evidence.text
+
+
+def test_two_checks_of_one_unchanged_window_read_the_file_once_and_a_changed_file_again(tmp_path):
+    path = write_log(tmp_path / "app.log", [f"{iso(time.time() - 30)} ERROR boom", f"{iso(time.time())} INFO fine"])
+    opened, seen = [], []
+    reader = LogReader(seen.append, hook=lambda stage, p: opened.append(stage))
+    first = reader.scan(path, 900, 1 << 20)
+    assert reader.scan(path, 900, 1 << 20) is first and len(opened) == 1
+    assert len(seen) == 2 and seen[0].text == seen[1].text  # each check still keeps the evidence
+    reader.scan(path, 300, 1 << 20)  # another window is another scan
+    assert len(opened) == 2
+    with open(path, "a") as fh:
+        fh.write(f"{iso(time.time())} ERROR again\n")
+    assert reader.scan(path, 900, 1 << 20).error_count == 2 and len(opened) == 3
+    reader.scan(path, 900, 1 << 20, now=time.time())  # a given clock (a test's) is never served a kept scan
+    assert len(opened) == 4
+
+
+def test_a_log_that_cannot_be_judged_says_so_to_each_check_that_reads_it(tmp_path):
+    import random
+
+    path = tmp_path / "core.log"
+    path.write_bytes(random.Random(8).randbytes(200_000))
+    opened, seen = [], []
+    reader = LogReader(seen.append, hook=lambda stage, p: opened.append(stage))
+    for _ in range(2):
+        with pytest.raises(CouldNotRun, match="core.log does not look like a text log"):
+            reader.scan(path, 900, 1 << 16)
+    assert len(opened) == 1 and len(seen) == 2
