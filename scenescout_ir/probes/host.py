@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,23 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
+# the memory and the load check each name the top processes: one walk of the process table serves both when
+# they run within this many seconds of each other
+_PROCESSES_FRESH_S = 2.0
+
+
 class Host:
     def __init__(self, record: Callable[[Evidence], None]) -> None:
         self._record = record
+        self._processes: tuple[float, list[_Process]] | None = None
+
+    def _top(self, what: str, n: int = 8) -> list[tuple[int, str, float]]:
+        """The ``n`` processes using most ``cpu`` (seconds so far) or ``memory`` (% of it)."""
+        if self._processes is None or time.monotonic() - self._processes[0] > _PROCESSES_FRESH_S:
+            self._processes = (time.monotonic(), _processes())
+        rows = [(p.pid, p.name, amount) for p in self._processes[1]
+                if (amount := p.cpu_s if what == "cpu" else p.memory_pct) is not None]
+        return sorted(rows, key=lambda r: r[2], reverse=True)[:n]
 
     def disks(self, paths: Iterable[Path]) -> list[DiskUsage]:
         """df -h for the filesystems holding these paths (the nearest existing parent of each)."""
@@ -63,7 +78,7 @@ class Host:
 
     def memory(self) -> MemoryUsage:
         mem = psutil.virtual_memory()
-        top = _top("memory_percent")
+        top = self._top("memory")
         usage = MemoryUsage(mem.percent, mem.available, mem.total, top)
         text = (f"{mem.percent:.1f}% used, {_gib(mem.available)} available of {_gib(mem.total)}\n"
                 "top processes by memory:\n" + "\n".join(f"  {pid:>7} {name:<24} {pct:5.1f}%"
@@ -73,7 +88,7 @@ class Host:
 
     def load(self) -> Load:
         cores = psutil.cpu_count() or 1
-        load = Load(os.getloadavg()[1], cores, _top("cpu_times"))
+        load = Load(os.getloadavg()[1], cores, self._top("cpu"))
         text = (f"load average (5 min) {load.load_5m:.2f} on {cores} cores = {load.per_core:.2f} per core\n"
                 "top processes by CPU time:\n" + "\n".join(f"  {pid:>7} {name:<24} {pct:8.1f} s"
                                                       for pid, name, pct in load.top))
@@ -88,11 +103,19 @@ def _mountpoint(path: Path) -> str:
     return str(path)
 
 
-def _top(attr: str, n: int = 8) -> list[tuple[int, str, float]]:
+@dataclass(frozen=True)
+class _Process:
+    pid: int
+    name: str
+    cpu_s: float | None  # None: not this user's to see
+    memory_pct: float | None
+
+
+def _processes() -> list[_Process]:
+    """Every process this user may see, with its CPU seconds used so far and its share of memory."""
     rows = []
-    for proc in psutil.process_iter(["pid", "name", attr]):
-        value = proc.info.get(attr)
-        if value is not None:
-            amount = value.user + value.system if attr == "cpu_times" else float(value)
-            rows.append((proc.info["pid"], proc.info["name"] or "?", amount))
-    return sorted(rows, key=lambda r: r[2], reverse=True)[:n]
+    for proc in psutil.process_iter(["pid", "name", "cpu_times", "memory_percent"]):
+        cpu, memory = proc.info.get("cpu_times"), proc.info.get("memory_percent")
+        rows.append(_Process(int(proc.info["pid"]), str(proc.info["name"] or "?"),
+                             None if cpu is None else cpu.user + cpu.system, None if memory is None else float(memory)))
+    return rows
