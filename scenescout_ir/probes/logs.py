@@ -317,7 +317,9 @@ def previous_generation(path: Path, current: os.stat_result, since: float) -> Pa
     return best[1] if best else None
 
 
-_Kept = tuple[tuple[int, int, int, int], "LogScan", CouldNotRun | None]  # the file's identity, its scan, why not judged
+# the file's identity, its scan, why it could not be judged, when (time.monotonic())
+_Kept = tuple[tuple[int, int, int, int], "LogScan", CouldNotRun | None, float]
+_KEEP_SCAN_S = 2.0
 
 
 def _cannot_judge(path: Path, scan: LogScan, cannot: str, max_bytes: int) -> CouldNotRun | None:
@@ -338,8 +340,9 @@ class LogReader:
     def __init__(self, record: Callable[[Evidence], None], hook: Callable[[str, Path], None] | None = None) -> None:
         self._record = record
         self._hook = hook or (lambda stage, path: None)  # a seam for tests: called with "opened" after the fstat
-        # the last scan of each (file, window, budget, timezone), kept while the file is unchanged (same inode, size
-        # and modification time): two checks judging one log's window read it once
+        # the last scan of each (file, window, budget, timezone), kept for _KEEP_SCAN_S while the file is unchanged
+        # (same inode, size and modification time): two checks judging one log's window read it once; a later
+        # look (a watch's next round) reads it again, its window moved on
         self._last: dict[tuple[str, float, int, str | None], _Kept] = {}
 
     def scan(
@@ -373,7 +376,7 @@ class LogReader:
         key = (str(path), window_s, max_bytes, timezone)
         seen = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
         kept = self._last.get(key) if given_now is None else None
-        if kept is not None and kept[0] == seen:
+        if kept is not None and kept[0] == seen and start - kept[3] < _KEEP_SCAN_S:
             self._record(_evidence(kept[1]))
             if kept[2] is not None:
                 raise kept[2]
@@ -391,7 +394,7 @@ class LogReader:
         self._record(_evidence(scan))
         problem = _cannot_judge(path, scan, cannot, max_bytes)
         if given_now is None:
-            self._last[key] = (seen, scan, problem)
+            self._last[key] = (seen, scan, problem, start)
         if problem is not None:
             raise problem
         return scan

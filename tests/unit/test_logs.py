@@ -257,6 +257,20 @@ def test_two_checks_of_one_unchanged_window_read_the_file_once_and_a_changed_fil
     assert len(opened) == 4
 
 
+def test_a_kept_scan_is_not_served_to_a_later_look_whose_window_moved_on(tmp_path, monkeypatch):
+    from scenescout_ir.probes import logs as log_probe
+
+    clock = [5000.0]
+    monkeypatch.setattr(log_probe.time, "monotonic", lambda: clock[0])
+    path = write_log(tmp_path / "app.log", [f"{iso(time.time() - 30)} ERROR boom"])
+    opened = []
+    reader = LogReader(lambda e: None, hook=lambda stage, p: opened.append(stage))
+    reader.scan(path, 900, 1 << 20)
+    clock[0] += log_probe._KEEP_SCAN_S + 1  # a watch's next round, the file unchanged
+    reader.scan(path, 900, 1 << 20)
+    assert len(opened) == 2
+
+
 def test_a_log_that_cannot_be_judged_says_so_to_each_check_that_reads_it(tmp_path):
     import random
 
