@@ -379,7 +379,7 @@ class LogReader:
         if kept is not None and kept[0] == seen and start - kept[3] < _KEEP_SCAN_S:
             self._record(_evidence(kept[1]))
             if kept[2] is not None:
-                raise kept[2]
+                raise CouldNotRun(str(kept[2])) from None
             return kept[1]
         try:
             scan, cannot = self._scan(path, window_s, max_bytes, now, zone, timezone)
