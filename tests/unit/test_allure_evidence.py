@@ -122,6 +122,36 @@ def run(pytester, *args):
     return runpytest_forked(pytester, "--target", "local", "-p", "no:cacheprovider", *args)
 
 
+class _Project:
+    """A scratch project as ``runpytest_forked`` needs it (its directory; no extra plugins)."""
+
+    plugins: list[str] = []
+
+    def __init__(self, path):
+        self.path = path
+
+
+@pytest.fixture(scope="module")
+def one_run(tmp_path_factory):
+    """The scratch project run once, for the tests that only read what that run wrote (each of them used to run
+    it again: the same run, six times)."""
+    path = tmp_path_factory.mktemp("one-run")
+    (path / "conftest.py").write_text(CONFTEST)
+    (path / "targets.toml").write_text(TARGETS.strip())
+    (path / "test_checks.py").write_text(CHECKS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SCRATCH_API_KEY", SECRET)
+        mp.setenv("SCENESCOUT_INCIDENTS_DIR", str(path / "incidents"))
+        mp.setenv("SCENESCOUT_PLAYBOOK_URL", PLAYBOOK_URL)
+        for name in ("SCENESCOUT_SLACK_WEBHOOK", "SCENESCOUT_ALLUREDIR", "PYTEST_ADDOPTS"):
+            mp.delenv(name, raising=False)
+        mp.chdir(path)
+        project = _Project(path)
+        result = run(project)
+    assert result.ret == 1, result.outlines  # findings: the run's checks fail as written
+    return project
+
+
 def results_dir(pytester):
     return pytester.path / "reports" / "allure-results"
 
@@ -144,9 +174,8 @@ def attachment(pytester, result, name_prefix):
     return found, (results_dir(pytester) / found["source"]).read_bytes()
 
 
-def test_each_check_is_labelled_from_its_condition_marker(scratch):
-    run(scratch)
-    found = results(scratch)
+def test_each_check_is_labelled_from_its_condition_marker(one_run):
+    found = results(one_run)
     db = found["test_database_fails"]
     cond = CONDITIONS["database_connection"]
     assert labels(db, "epic") == ["1-2. Initial Response and Investigation"]
@@ -164,18 +193,16 @@ def test_each_check_is_labelled_from_its_condition_marker(scratch):
     assert cond.next_step in html and cond.section in html
 
 
-def test_a_finding_of_another_condition_relabels_the_check_with_what_it_found(scratch):
-    run(scratch)
-    escalated = results(scratch)["test_escalates"]
+def test_a_finding_of_another_condition_relabels_the_check_with_what_it_found(one_run):
+    escalated = results(one_run)["test_escalates"]
     assert labels(escalated, "severity") == ["critical"]  # significant_degradation is SEV2, slow_site SEV3
     assert labels(escalated, "story") == [CONDITIONS["significant_degradation"].name]
     assert escalated["statusDetails"]["message"].startswith("SEV2 Significant performance degradation")
     assert "Minor performance issues" in escalated["descriptionHtml"]  # what it usually indicates
 
 
-def test_statuses_and_messages_keep_findings_apart_from_suite_problems(scratch):
-    run(scratch)
-    found = results(scratch)
+def test_statuses_and_messages_keep_findings_apart_from_suite_problems(one_run):
+    found = results(one_run)
     assert found["test_health_passes"]["status"] == "passed"
     failed = found["test_database_fails"]
     assert failed["status"] == "failed"
@@ -190,9 +217,8 @@ def test_statuses_and_messages_keep_findings_apart_from_suite_problems(scratch):
     assert "Traceback" in broken["statusDetails"]["trace"] or "KeyError" in broken["statusDetails"]["trace"]
 
 
-def test_categories_sort_findings_by_severity_and_suite_problems_apart(scratch):
-    run(scratch)
-    cats = json.loads((results_dir(scratch) / "categories.json").read_text())
+def test_categories_sort_findings_by_severity_and_suite_problems_apart(one_run):
+    cats = json.loads((results_dir(one_run) / "categories.json").read_text())
     assert cats == categories()
     names = [c["name"] for c in cats]
     assert names[:4] == ["SEV1 - Critical (respond: Immediate)", "SEV2 - High (respond: 30 minutes)",
@@ -205,7 +231,7 @@ def test_categories_sort_findings_by_severity_and_suite_problems_apart(scratch):
                 return cat["name"]
         return None
 
-    found = results(scratch)
+    found = results(one_run)
     assert category(found["test_database_fails"]).startswith("SEV2")
     assert category(found["test_logs_fail"]).startswith("SEV3")
     assert category(found["test_browser_fails"]).startswith("SEV2")
@@ -215,39 +241,37 @@ def test_categories_sort_findings_by_severity_and_suite_problems_apart(scratch):
     assert category(next(r for n, r in found.items() if n.startswith("VERDICT"))).startswith("SEV2")
 
 
-def test_evidence_is_attached_to_passed_and_failed_checks_in_a_readable_form(scratch):
-    run(scratch)
-    found = results(scratch)
-    meta, body = attachment(scratch, found["test_health_passes"], "HTTP: GET /health")
+def test_evidence_is_attached_to_passed_and_failed_checks_in_a_readable_form(one_run):
+    found = results(one_run)
+    meta, body = attachment(one_run, found["test_health_passes"], "HTTP: GET /health")
     assert meta["type"] == "text/plain" and b"-> 200" in body
-    meta, body = attachment(scratch, found["test_database_fails"], "SQL result: connectivity")
+    meta, body = attachment(one_run, found["test_database_fails"], "SQL result: connectivity")
     assert meta["type"] == "text/csv"
     assert body.decode() == 'source,age_s\nmeetup,10800.5\n"a,b",\n'
-    meta, body = attachment(scratch, found["test_database_fails"], "SQL: connectivity")
+    meta, body = attachment(one_run, found["test_database_fails"], "SQL: connectivity")
     assert body.startswith(b"SELECT 1")
-    meta, body = attachment(scratch, found["test_logs_fail"], "Log: errors in application.log")
+    meta, body = attachment(one_run, found["test_logs_fail"], "Log: errors in application.log")
     assert meta["type"] == "text/html"
     assert body.count(b'<span class="hit">') == 2 and b"&lt;b&gt;boom&lt;/b&gt;" in body
-    meta, body = attachment(scratch, found["test_cannot_look"], "Host: memory")
+    meta, body = attachment(one_run, found["test_cannot_look"], "Host: memory")
     assert body == b"93% used"
     browser = found["test_browser_fails"]
-    meta, body = attachment(scratch, browser, "Screenshot: Chromium")
+    meta, body = attachment(one_run, browser, "Screenshot: Chromium")
     assert meta["type"] == "image/png" and body.startswith(b"\x89PNG") and len(body) == 8 + 256
-    meta, body = attachment(scratch, browser, "Playwright trace")
+    meta, body = attachment(one_run, browser, "Playwright trace")
     assert meta["type"] == "application/vnd.allure.playwright-trace" and meta["source"].endswith(".zip")
-    with zipfile.ZipFile(results_dir(scratch) / meta["source"]) as z:
+    with zipfile.ZipFile(results_dir(one_run) / meta["source"]) as z:
         assert z.read("resources/img.png") == b"\x89PNG\r\n\x1a\n\xff\xfe"  # binary members untouched
         assert z.read("trace.network") == b"GET /api/events?apikey=***"
-    meta, body = attachment(scratch, browser, "Screenshot: a vanished screenshot (missing)")
+    meta, body = attachment(one_run, browser, "Screenshot: a vanished screenshot (missing)")
     assert b"was not found" in body
-    meta, body = attachment(scratch, browser, "Response-time chart: samples of /")
+    meta, body = attachment(one_run, browser, "Response-time chart: samples of /")
     assert meta["type"] == "image/svg+xml" and body.startswith(b"<svg")
 
 
-def test_no_secret_reaches_any_file_in_the_results(scratch):
-    run(scratch)
+def test_no_secret_reaches_any_file_in_the_results(one_run):
     hits = []
-    for path in results_dir(scratch).iterdir():
+    for path in results_dir(one_run).iterdir():
         data = path.read_bytes()
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as z:
@@ -255,9 +279,9 @@ def test_no_secret_reaches_any_file_in_the_results(scratch):
         if SECRET.encode() in data:
             hits.append(path.name)
     assert hits == []
-    own = results(scratch)["test_logs_fail"]
+    own = results(one_run)["test_logs_fail"]
     (meta,) = [a for a in own["attachments"] if a["name"] == "own"]  # the check's own allure.attach
-    assert (results_dir(scratch) / meta["source"]).read_text() == "the check's own attachment with ***"
+    assert (results_dir(one_run) / meta["source"]).read_text() == "the check's own attachment with ***"
 
 
 def test_environment_executor_and_the_verdict_are_written_after_the_run(scratch):
