@@ -85,7 +85,7 @@ test: install chromium pgbouncer $(NODE_STAMP)
 # The fast loop: the machinery's unit tests (no demo stack), without the few that wait out real deadlines or
 # send signals to real runs (marked slow).
 test-unit: install $(NODE_STAMP)
-	$(PY) -m pytest tests/unit -q -rs -n 4 -m "not slow"
+	$(PY) -m pytest tests/unit -q -rs -n 4 --dist loadgroup -m "not slow"
 
 # The kept runs (reports/runs/) as self-contained HTML reports; reports/report.html is the newest, to attach.
 report: install $(NODE_STAMP)

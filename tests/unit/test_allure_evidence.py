@@ -131,6 +131,10 @@ class _Project:
         self.path = path
 
 
+# one worker runs them all under --dist loadgroup (make test, make test-unit): one run, not one per worker
+ONE_RUN = pytest.mark.xdist_group("allure_one_run")
+
+
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
     """The scratch project run once, for the tests that only read what that run wrote (each of them used to run
@@ -174,6 +178,7 @@ def attachment(pytester, result, name_prefix):
     return found, (results_dir(pytester) / found["source"]).read_bytes()
 
 
+@ONE_RUN
 def test_each_check_is_labelled_from_its_condition_marker(one_run):
     found = results(one_run)
     db = found["test_database_fails"]
@@ -193,6 +198,7 @@ def test_each_check_is_labelled_from_its_condition_marker(one_run):
     assert cond.next_step in html and cond.section in html
 
 
+@ONE_RUN
 def test_a_finding_of_another_condition_relabels_the_check_with_what_it_found(one_run):
     escalated = results(one_run)["test_escalates"]
     assert labels(escalated, "severity") == ["critical"]  # significant_degradation is SEV2, slow_site SEV3
@@ -201,6 +207,7 @@ def test_a_finding_of_another_condition_relabels_the_check_with_what_it_found(on
     assert "Minor performance issues" in escalated["descriptionHtml"]  # what it usually indicates
 
 
+@ONE_RUN
 def test_statuses_and_messages_keep_findings_apart_from_suite_problems(one_run):
     found = results(one_run)
     assert found["test_health_passes"]["status"] == "passed"
@@ -217,6 +224,7 @@ def test_statuses_and_messages_keep_findings_apart_from_suite_problems(one_run):
     assert "Traceback" in broken["statusDetails"]["trace"] or "KeyError" in broken["statusDetails"]["trace"]
 
 
+@ONE_RUN
 def test_categories_sort_findings_by_severity_and_suite_problems_apart(one_run):
     cats = json.loads((results_dir(one_run) / "categories.json").read_text())
     assert cats == categories()
@@ -241,6 +249,7 @@ def test_categories_sort_findings_by_severity_and_suite_problems_apart(one_run):
     assert category(next(r for n, r in found.items() if n.startswith("VERDICT"))).startswith("SEV2")
 
 
+@ONE_RUN
 def test_evidence_is_attached_to_passed_and_failed_checks_in_a_readable_form(one_run):
     found = results(one_run)
     meta, body = attachment(one_run, found["test_health_passes"], "HTTP: GET /health")
@@ -269,6 +278,7 @@ def test_evidence_is_attached_to_passed_and_failed_checks_in_a_readable_form(one
     assert meta["type"] == "image/svg+xml" and body.startswith(b"<svg")
 
 
+@ONE_RUN
 def test_no_secret_reaches_any_file_in_the_results(one_run):
     hits = []
     for path in results_dir(one_run).iterdir():

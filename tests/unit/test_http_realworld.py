@@ -121,6 +121,7 @@ def test_a_later_timeout_on_a_host_known_to_answer_slowly_is_slow_not_down(stand
     assert told.value.condition == "slow_site"
 
 
+@pytest.mark.slow  # waits out a real deadline (about 2 s)
 def test_a_host_that_never_answers_is_down_after_the_first_long_wait(silent_server):
     http = probe(Thresholds(response_slo_s=0.2, response_sev2_s=0.3))  # first read: 0.3 s + 1.5 s
     started = time.monotonic()
@@ -134,6 +135,7 @@ def test_a_host_that_never_answers_is_down_after_the_first_long_wait(silent_serv
 # --- 3. a total deadline per exchange -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out a real deadline (about 2 s)
 def test_a_trickling_body_stops_at_the_total_deadline_and_the_host_counts_as_not_answering(stand_in_site):
     """One byte every 0.3 s for 100 bytes would take 30 s, each byte well within the read timeout (0.8 s):
     connect 1 s + read 0.8 s is the whole exchange's deadline."""

@@ -68,6 +68,7 @@ def test_dns_failure_is_reported_with_its_reason():
     assert result.addresses == () and result.error
 
 
+@pytest.mark.slow  # waits out a real deadline (about 2 s)
 def test_a_silent_database_is_found_out_once(silent_server):
     evidence = []
     db = Database(lambda: f"postgresql://u:pw@127.0.0.1:{silent_server}/d", FAST, evidence.append)
@@ -120,6 +121,7 @@ def test_a_port_where_something_else_answers_is_the_suites_own_problem(garbage_s
     assert "other than PostgreSQL" in status.diagnosis
 
 
+@pytest.mark.slow  # waits out a real deadline (about 2 s)
 def test_a_silent_server_is_told_apart_from_a_closed_port(silent_server):
     status = Database(lambda: f"postgresql://u:pw@127.0.0.1:{silent_server}/d", FAST, lambda e: None).connectivity()
     assert (status.phase, status.suite_problem) == ("startup", False)  # TCP accepted, no protocol answer
