@@ -390,13 +390,16 @@ def _read_body(
     declared = resp.headers.get("Content-Length", "").strip()
     if declared.isdigit() and int(declared) > limit:
         return b"", f"too large: {size_text(int(declared))} (limit {size_text(limit)}; its Content-Length, not read)"
-    sock = getattr(getattr(raw, "_connection", None), "sock", None)
     body = bytearray()
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return bytes(body), f"body still arriving after {time.monotonic() - start:.1f} s ({len(body)} bytes)"
+            # the socket while the response still holds its connection: once the last raw byte is in (a gzip
+            # body still being decoded) urllib3 has handed the connection back to the pool, where another
+            # request (a prefetch thread's) may use or close it
+            sock = getattr(getattr(raw, "_connection", None), "sock", None)
             if sock is not None:
                 sock.settimeout(min(read_s, left))
             chunk = raw.read1(CHUNK, decode_content=True)  # gzip as nginx sends it, decoded, at most CHUNK at once

@@ -77,6 +77,35 @@ def test_a_gzip_bomb_is_bounded_by_its_decompressed_size(stand_in_site):
     assert result.error.endswith("kB read, read stopped at the limit)")
 
 
+def test_a_gzip_body_still_decoding_after_its_connection_went_back_to_the_pool_is_judged_by_its_size(stand_in_site):
+    """Once a gzip body's last raw byte is in, urllib3 hands the connection back to the pool while the decoded
+    body is still being read; another request (a prefetch thread of the same run) may then use and close it.
+    Reading on must not touch that connection's socket (it raised EBADF: "body broken off", 1 run in 6 on a
+    loaded machine)."""
+    import requests
+
+    from scenescout_ir.probes import http as http_probe
+
+    site = stand_in_site({"/health": bomb()})
+    with requests.Session() as session:
+        resp = session.get(site.url + "/health", stream=True, timeout=5)
+        raw, read1 = resp.raw, resp.raw.read1
+        released = []
+
+        def read1_then_lose_the_connection(*args, **kwargs):
+            conn = raw._connection
+            chunk = read1(*args, **kwargs)
+            if conn is not None and raw._connection is None and not released:  # just handed back to the pool
+                released.append(conn)
+                conn.close()  # as another request's close would
+            return chunk
+
+        raw.read1 = read1_then_lose_the_connection
+        _, problem = http_probe._read_body(resp, 5.0, http_probe.time.monotonic() + 10, http_probe.time.monotonic())
+    assert released, "the bomb's connection was never handed back while its body was read: the test proves nothing"
+    assert problem is not None and problem.startswith("too large: over 10 MB (limit 10 MB; decompressed from "), problem
+
+
 def test_the_limit_is_a_threshold_of_targets_toml(stand_in_site):
     site = stand_in_site({"/health": Reply(200, b'{"status": "ok", "padding": "' + b"x" * 2000 + b'"}')})
     small = HttpProbe(Timeouts(), lambda e: None, Thresholds(body_max_bytes=1000)).get(site.url + "/health")
