@@ -2,9 +2,9 @@
 
 - ``browser_type_launch_args`` (session; pytest-playwright's, extended): the Chromium to run and ``--disable-gpu``,
   on top of what pytest-playwright made of --headed/--slowmo. The Chromium is $SCENESCOUT_CHROMIUM if set; else,
-  headless, Debian's chromium-headless-shell (what Playwright itself runs headless: a comprehensive run took
-  4.0 s of CPU with it, 6.6 s with the full browser), or /usr/bin/chromium where the shell is not installed
-  and always with ``--headed`` (the shell has no window).
+  headless, Debian's chromium-headless-shell (what Playwright itself runs headless: a comprehensive and
+  performance run of the demo took 3.6-4.5 s of CPU with it, 6.5-6.8 s with the full browser), or
+  /usr/bin/chromium where the shell is not installed and always with ``--headed`` (the shell has no window).
 - ``browser_context_args`` (session; pytest-playwright's, extended): viewport, timezone, locale, geolocation
   (and its permission) from ``target.browser``, and the target's base URL.
 - ``smoke_browser`` (session): one Chromium for the run, launched with those arguments.

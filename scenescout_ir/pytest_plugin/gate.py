@@ -222,12 +222,15 @@ def preload(config: pytest.Config) -> None:
     import pkgutil
 
     from scenescout_ir.core.config import load_targets
-    from scenescout_ir.core.outcomes import ConfigError
     from scenescout_ir.pytest_plugin.options import option_path
     from scenescout_ir.pytest_plugin.plugin import _PARTS
 
-    with contextlib.suppress(ConfigError, OSError):  # the config's types evaluated once; each run says what is wrong
-        load_targets(option_path(config, "targets_file"))
+    targets_file = option_path(config, "targets_file")
+    # the config's types evaluated once, here; a warm-up only: each run reads the file itself and says what is
+    # wrong with it, and a file that is not a regular one (a pipe) is left for the runs to read
+    with contextlib.suppress(Exception):
+        if targets_file.is_file():
+            load_targets(targets_file)
     hook = config.pluginmanager.rewrite_hook
     hook.mark_rewrite(*_PARTS)  # as pytest's import_plugin does before it imports a plugin
     for name in _PARTS:
