@@ -21,6 +21,11 @@ _PATTERNS = (
     re.compile(r"(?P<keep>\b(?:authorization|cookie|set-cookie|x-api-key)['\"]?\s*[:=]\s*['\"]?)(?P<secret>[^\r\n'\"]+)",
                re.I),
 )
+# what every one of those patterns needs somewhere in a text (matched the same way: ignoring case, Unicode's
+# folding included); most texts have none, and are spared the three substitutions
+_CUE = re.compile(r"://|pass|pwd|api.?key|token|secret|authorization|cookie", re.I)
+_MEMO_LEN = 200  # texts up to this long are remembered, redacted: a report's keys and short values repeat
+_MEMO_SIZE = 4096
 
 
 # what a terminal would act on instead of showing: C0 controls but newline and tab, DEL, C1 controls; and the
@@ -54,14 +59,23 @@ class Redactor:
             values.update(_secret_parts(secret))
         # longest first, so a password inside a DSN does not leave half the DSN behind
         self._values = sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
+        self._memo: dict[str, str] = {}
 
     def __call__(self, text: Any) -> str:
-        out = str(text)
-        for pattern in _PATTERNS:  # shapes first, so a DSN keeps its user and host
-            out = pattern.sub(lambda m: m.group("keep") + MASK, out)
+        text = str(text)
+        done = self._memo.get(text)
+        if done is not None:
+            return done
+        out = text
+        if _CUE.search(out):
+            for pattern in _PATTERNS:  # shapes first, so a DSN keeps its user and host
+                out = pattern.sub(lambda m: m.group("keep") + MASK, out)
         for value in self._values:
             out = out.replace(value, MASK)
-        return printable(out)
+        out = printable(out)
+        if len(text) <= _MEMO_LEN and len(self._memo) < _MEMO_SIZE:
+            self._memo[text] = out
+        return out
 
     def data(self, value: Any) -> Any:
         """Redact every string inside a JSON-like structure."""
