@@ -92,6 +92,11 @@ class RedactingFileLogger(AllureFileLogger):
         filename = item.file_pattern.format(prefix=uuid4())
         self.write_bytes(filename, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
+    @allure_commons.hookimpl
+    def report_container(self, container: Any) -> None:
+        if container_says_something(container):
+            self._report_item(container)
+
     def write_bytes(self, file_name: str, body: bytes) -> None:
         tmp = self._report_dir / f"{file_name}.tmp"
         tmp.write_bytes(body)
@@ -105,6 +110,24 @@ class RedactingFileLogger(AllureFileLogger):
     @allure_commons.hookimpl
     def report_attached_file(self, source: Any, file_name: str) -> None:
         self.write_bytes(file_name, _scrub_file(Path(source), self._redactor()))
+
+
+SLOW_FIXTURE_MS = 1000
+
+
+def container_says_something(container: Any) -> bool:
+    """A container (the fixtures that set up and tore down some checks) worth a file: one of its fixtures did not
+    pass, carries an attachment, a step or a message, or took a second or more. The rest (about 50 a run: every
+    fixture of every check, set up in milliseconds) say nothing a check's own result does not, yet each is one
+    more file to write, keep, merge and prune."""
+    if not container.children:
+        return False
+    for fixture in [*container.befores, *container.afters]:
+        if fixture.status not in (None, "passed") or fixture.attachments or fixture.steps or fixture.statusDetails:
+            return True
+        if fixture.start is not None and fixture.stop is not None and fixture.stop - fixture.start >= SLOW_FIXTURE_MS:
+            return True
+    return False
 
 
 def _scrub_bytes(body: bytes, redact: Redact) -> bytes:

@@ -461,3 +461,34 @@ def test_database_connectivity():
     assert kept.name.endswith("-NOT-CHECKED")
     env = (kept / "allure-results" / "environment.properties").read_text()
     assert "severity=NOT CHECKED" in env and "not_checked=database: password authentication failed" in env
+
+
+def test_only_containers_that_say_something_are_written(tmp_path):
+    """A fixture that passed in milliseconds with nothing attached gets no container file (about 50 a run); one
+    that failed, was skipped, carries an attachment or a step, or took a second or more, does."""
+    from allure_commons.model2 import Attachment, TestAfterResult, TestBeforeResult, TestResultContainer, TestStepResult
+
+    from scenescout_ir.core.redact import Redactor
+    from scenescout_ir.pytest_plugin.allure_adapter import RedactingFileLogger
+
+    def container(name, children=("c",), **fixture):
+        before = TestBeforeResult(name=name, status=fixture.pop("status", "passed"), start=0,
+                                  stop=fixture.pop("ms", 3), **fixture)
+        return TestResultContainer(uuid=name, name=name, children=list(children), befores=[before],
+                                   afters=[TestAfterResult(name=f"{name}::<lambda>")])
+
+    logger = RedactingFileLogger(tmp_path, Redactor)
+    for item in (container("quiet"), container("orphan", children=(), status="failed"),
+                 container("failed", status="failed"), container("skipped", status="skipped"),
+                 container("attached", attachments=[Attachment(name="a", source="a.txt")]),
+                 container("stepped", steps=[TestStepResult(name="s")]), container("slow", ms=1000)):
+        logger.report_container(item)
+    written = sorted(json.loads(p.read_text())["name"] for p in tmp_path.glob("*-container.json"))
+    assert written == ["attached", "failed", "skipped", "slow", "stepped"]
+
+
+@ONE_RUN
+def test_a_run_writes_no_container_for_a_quiet_fixture(one_run):
+    names = [b["name"] for p in results_dir(one_run).glob("*-container.json")
+             for b in json.loads(p.read_text()).get("befores", [])]
+    assert "record" not in names and "pytestconfig" not in names, names
