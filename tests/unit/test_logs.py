@@ -43,6 +43,23 @@ def test_error_lines_are_recognised(line, error):
     assert parse_line(line).error is error
 
 
+def test_the_error_search_shortcut_finds_exactly_what_the_patterns_do():
+    """Lines without what the error patterns need skip them: the answer is the patterns' own, for every line."""
+    import itertools
+
+    from scenescout_ir.probes.logs import _PLAIN_ERROR, _PLAIN_ERROR_CI, plain_error
+
+    parts = ["ERROR", "error", "Error", "ERRORS", "xERROR", "FATAL", "EMERG", "SEVERE", "level=", "LEVEL=",
+             "Level='", "crit", "critical", "panic", "[", "]", "[error]", "[CRIT]", "[emerg]", "Traceback",
+             "Traceback (most recent call last)", "ValueError:", "Exception:", "KeyError", "e\u212arror", " ",
+             "ok", "INFO ingest_meetup: inserted 2 events"]
+    lines = [" ".join(p) for p in itertools.product(parts, repeat=2)] + ["".join(p) for p in
+                                                                          itertools.product(parts, repeat=2)]
+    for line in lines:
+        expected = bool(_PLAIN_ERROR.search(line) or _PLAIN_ERROR_CI.search(line))
+        assert plain_error(line) is expected, line
+
+
 def test_pino_epoch_milliseconds_and_iso_stamps_are_read():
     assert parse_line('{"level":30,"time":1764189703123}').at == pytest.approx(1764189703.123)
     assert parse_line("2025-11-26T20:41:43Z INFO x").at == pytest.approx(1764189703.0)
