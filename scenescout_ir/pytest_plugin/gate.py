@@ -224,6 +224,7 @@ def preload(config: pytest.Config) -> None:
     from scenescout_ir.core.config import load_targets
     from scenescout_ir.pytest_plugin.options import option_path
     from scenescout_ir.pytest_plugin.plugin import _PARTS
+    from scenescout_ir.reporting import allure_mapping
 
     targets_file = option_path(config, "targets_file")
     # the config's types evaluated once, here; a warm-up only: each run reads the file itself and says what is
@@ -231,6 +232,7 @@ def preload(config: pytest.Config) -> None:
     with contextlib.suppress(Exception):
         if targets_file.is_file():
             load_targets(targets_file)
+    allure_mapping.remember_git_commit(Path(str(config.rootpath)))  # two git processes once, not per target
     hook = config.pluginmanager.rewrite_hook
     hook.mark_rewrite(*_PARTS)  # as pytest's import_plugin does before it imports a plugin
     for name in _PARTS:

@@ -347,8 +347,18 @@ def _user() -> str:
         return f"uid {os.getuid()}"
 
 
+_KNOWN_COMMITS: dict[Path, str] = {}
+
+
+def remember_git_commit(root: Path) -> None:
+    """Ask git once for runs about to start together (the gate's forked target runs): each finds it known."""
+    _KNOWN_COMMITS[root] = git_commit(root)
+
+
 def git_commit(root: Path) -> str:
     """``97c8d52`` (``+ local changes`` when the tree differs), or why it is not known."""
+    if root in _KNOWN_COMMITS:
+        return _KNOWN_COMMITS[root]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               timeout=5)

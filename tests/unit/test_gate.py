@@ -240,3 +240,27 @@ def test_forked_target_runs_find_the_suites_plugin_parts_imported_and_rewritten_
     for name in ("a", "b"):
         output = (pytester.path / "reports" / "targets" / name / "output.txt").read_text()
         assert "1 passed" in output, output
+
+
+FAKE_GIT = """#!/bin/sh
+echo "$@" >> "$GIT_CALLS"
+case "$1" in rev-parse) echo c0ffee1 ;; esac
+"""
+
+
+def test_forked_target_runs_name_the_suites_commit_asked_of_git_once_by_the_run(pytester, monkeypatch):
+    """The suite's commit (Allure's environment) is asked of git by the run, before its forks: not twice per
+    target (two processes each), and every target's results still name it."""
+    bin_dir = pytester.mkdir("bin")
+    (bin_dir / "git").write_text(FAKE_GIT)
+    (bin_dir / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("GIT_CALLS", str(pytester.path / "git-calls.txt"))
+    pytester.makefile(".toml", targets="".join(BASE.replace("targets.x", f"targets.{n}") for n in "abc"))
+    pytester.makepyfile(test_one="import pytest\n\n@pytest.mark.emergency\ndef test_one():\n    pass\n")
+    runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider")
+    calls = (pytester.path / "git-calls.txt").read_text().splitlines()
+    assert [c.split()[0] for c in calls] == ["rev-parse", "status"], calls
+    for name in "abc":
+        (env,) = (pytester.path / "reports" / "targets" / name / "runs").glob("*/allure-results/environment.properties")
+        assert "suite_commit=c0ffee1\n" in env.read_text(), name
