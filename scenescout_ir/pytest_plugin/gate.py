@@ -145,6 +145,9 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     for name in names:
         directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
+        for stale in ("verdict.json", "junit.xml"):  # an earlier run's: never merged as this run's (a false OK)
+            with contextlib.suppress(FileNotFoundError):
+                (directory / stale).unlink()
         # each option with its value after "=": given apart, pytest would read a path value as a test path
         cmd = [sys.executable, "-m", "pytest", *args, f"--target={name}",
                f"--verdict-file={directory / 'verdict.json'}", "-o", f"junit_suite_name={name}"]

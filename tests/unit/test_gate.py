@@ -264,3 +264,32 @@ def test_forked_target_runs_name_the_suites_commit_asked_of_git_once_by_the_run(
     for name in "abc":
         (env,) = (pytester.path / "reports" / "targets" / name / "runs").glob("*/allure-results/environment.properties")
         assert "suite_commit=c0ffee1\n" in env.read_text(), name
+
+
+BREAKS_B = """
+import os
+
+import pytest
+
+
+def pytest_configure(config):
+    if os.environ.get("BREAK_B") and config.getoption("target") == "b":
+        raise pytest.UsageError("target b's run cannot start")
+"""
+
+
+@pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "child-processes"])
+def test_a_target_whose_run_ends_without_a_verdict_is_never_merged_with_an_earlier_runs(pytester, monkeypatch, fork):
+    """The run before left b's verdict (OK) in reports/targets/b/; this run of b fails before writing one (a usage
+    error): the combined verdict says b has no verdict (exit 2), never the earlier OK."""
+    monkeypatch.setenv("SCENESCOUT_GATE_FORK", fork)
+    pytester.makefile(".toml", targets="".join(BASE.replace("targets.x", f"targets.{n}") for n in "ab"))
+    pytester.makeconftest(BREAKS_B)
+    pytester.makepyfile(test_one="import pytest\n\n@pytest.mark.emergency\ndef test_one():\n    pass\n")
+    first = runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider")
+    assert first.ret == 0 and "COMBINED VERDICT: OK" in first.stdout.str(), first.stdout.str()
+    monkeypatch.setenv("BREAK_B", "1")
+    second = runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider")
+    assert second.ret == 2, second.stdout.str()
+    merged = json.loads((pytester.path / "reports" / "verdict.json").read_text())
+    assert [(t["target"], t["severity"]) for t in merged["targets"]] == [("a", "OK"), ("b", "NO VERDICT")], merged
