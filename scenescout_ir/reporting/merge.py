@@ -59,12 +59,13 @@ def read_run(directory: Path) -> Run:
 
 
 def _results_of(directory: Path, verdict: Verdict) -> Path | None:
-    """The kept run whose verdict is this one (same start and target), else the newest results there."""
+    """The results of the kept run whose verdict is this one (same start and target): none when that run kept no
+    results (Allure was off), never another run's; only where no kept run is this one, the newest results there."""
     for run_dir in report.runs(directory):
         kept = report.read_verdict(run_dir)
-        if kept and (kept.started_at, kept.target) == (verdict.started_at, verdict.target) \
-                and (run_dir / report.RESULTS).is_dir():
-            return run_dir / report.RESULTS
+        if kept and (kept.started_at, kept.target) == (verdict.started_at, verdict.target):
+            results = run_dir / report.RESULTS
+            return results if results.is_dir() else None
     latest = directory / report.RESULTS
     return latest if latest.is_dir() else None
 

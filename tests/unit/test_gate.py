@@ -293,3 +293,22 @@ def test_a_target_whose_run_ends_without_a_verdict_is_never_merged_with_an_earli
     assert second.ret == 2, second.stdout.str()
     merged = json.loads((pytester.path / "reports" / "verdict.json").read_text())
     assert [(t["target"], t["severity"]) for t in merged["targets"]] == [("a", "OK"), ("b", "NO VERDICT")], merged
+
+
+def test_a_kept_run_without_allure_results_is_merged_without_an_earlier_runs_results(tmp_path):
+    """A run with Allure off kept its verdict but no results; reports/allure-results still links to an earlier
+    run's: the merge takes none of them as this run's evidence."""
+    def kept(name, started):
+        verdict = {"target": "a", "severity": "OK", "started_at": started, "counts": {"passed": 1}, "findings": []}
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "verdict.json").write_text(json.dumps(verdict))
+        return verdict
+
+    kept("20261203T070000Z-OK", "2026-12-03T07:00:00+00:00")
+    (tmp_path / "runs" / "20261203T070000Z-OK" / "allure-results").mkdir()
+    (tmp_path / "runs" / "20261203T070000Z-OK" / "allure-results" / "old-result.json").write_text("{}")
+    (tmp_path / "allure-results").symlink_to("runs/20261203T070000Z-OK/allure-results")
+    (tmp_path / "verdict.json").write_text(json.dumps(kept("20261203T080000Z-OK", "2026-12-03T08:00:00+00:00")))
+    assert merge.read_run(tmp_path).results is None
+    (tmp_path / "runs" / "20261203T080000Z-OK" / "allure-results").mkdir()
+    assert merge.read_run(tmp_path).results == tmp_path / "runs" / "20261203T080000Z-OK" / "allure-results"
