@@ -278,7 +278,8 @@ def pytest_configure(config):
 """
 
 
-@pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "child-processes"])
+@pytest.mark.parametrize("fork", ["1", pytest.param("0", marks=pytest.mark.slow)],  # two runs of child processes
+                         ids=["forked", "child-processes"])
 def test_a_target_whose_run_ends_without_a_verdict_is_never_merged_with_an_earlier_runs(pytester, monkeypatch, fork):
     """The run before left b's verdict (OK) in reports/targets/b/; this run of b fails before writing one (a usage
     error): the combined verdict says b has no verdict (exit 2), never the earlier OK."""
