@@ -354,3 +354,30 @@ def test_a_run_exits_without_collecting_what_it_imported():
             "import scenescout_ir.pytest_plugin.plugin\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "frozen at exit: True", out.stdout + out.stderr
+
+
+FREEZE_PROBE = """
+import gc
+
+
+def pytest_unconfigure(config):
+    with open("frozen.txt", "w") as fh:
+        fh.write(str(gc.get_freeze_count() > 0))
+"""
+
+
+@pytest.mark.parametrize(("how", "frozen"), [("command line", "True"), ("pytest.main in a process", "False")])
+def test_a_run_freezes_what_it_made_after_its_verdict_only_when_the_process_is_the_run(pytester, how, frozen):
+    """pytest's full collections at unconfigure (0.1 s) walk only what came after the verdict: in a process that is
+    the run; a program calling pytest.main goes on afterwards, and keeps collecting its garbage."""
+    import subprocess
+    import sys
+
+    pytester.makeconftest(FREEZE_PROBE)
+    pytester.makefile(".toml", targets=TARGETS)
+    pytester.makepyfile(test_checks="import pytest\n\n@pytest.mark.emergency\ndef test_one():\n    pass\n")
+    args = ["--target", "local", "-p", "no:cacheprovider", "-q"]
+    cmd = [sys.executable, "-m", "pytest", *args] if how == "command line" else \
+        [sys.executable, "-c", f"import pytest; pytest.main({args!r})"]
+    subprocess.run(cmd, cwd=pytester.path, capture_output=True, timeout=120, check=False)
+    assert (pytester.path / "frozen.txt").read_text() == frozen
