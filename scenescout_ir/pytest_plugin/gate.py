@@ -140,8 +140,7 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     children: dict[str, tuple[Child, Path, float]] = {}
     fork = can_fork(config)
     if fork:  # what is here now is never collected in the forks: their collections skip it, and leave its pages
-        preload(config)
-        gc.freeze()  # shared (a collection writes to every object it visits), as the gc module advises before fork
+        share_before_forks(config)
     for name in names:
         directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
@@ -218,6 +217,17 @@ def can_fork(config: pytest.Config) -> bool:
 # and Playwright's sync API under them), imported through this run's assertion rewriter as each run's own would
 # import them, so a run finds them rewritten and registers them without importing them again.
 PRELOAD = ("scenescout_ir.core", "scenescout_ir.probes", "scenescout_ir.judge", "psycopg")
+
+
+def share_before_forks(config: pytest.Config) -> None:
+    """What every fork needs imported once, here, then frozen: shared, never collected here or in a fork (a
+    collection writes to every object it visits), as the gc module advises before fork."""
+    gc.disable()  # what the imports leave is frozen next, garbage or not: no collection before
+    try:
+        preload(config)
+        gc.freeze()
+    finally:
+        gc.enable()  # the forks collect their own
 
 
 def preload(config: pytest.Config) -> None:
