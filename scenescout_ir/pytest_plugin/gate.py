@@ -108,6 +108,10 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         return None
     if config.getoption("watch", default=None):
         raise pytest.UsageError(f"--watch follows one target: run one watch per target ({', '.join(names)})")
+    odd = [n for n in names if n in (".", "..") or "/" in n or os.sep in n or "\0" in n]
+    if odd:  # each target's files go to reports/targets/<name>/: a name must not lead out of it
+        raise pytest.UsageError(f"target name {odd[0]!r} cannot name its reports dir (reports/targets/<name>/): "
+                                "check several targets only by plain names")
     return run_targets(config, names)
 
 

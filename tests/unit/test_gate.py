@@ -313,3 +313,17 @@ def test_a_kept_run_without_allure_results_is_merged_without_an_earlier_runs_res
     assert merge.read_run(tmp_path).results is None
     (tmp_path / "runs" / "20261203T080000Z-OK" / "allure-results").mkdir()
     assert merge.read_run(tmp_path).results == tmp_path / "runs" / "20261203T080000Z-OK" / "allure-results"
+
+
+def test_a_target_name_that_would_lead_out_of_its_reports_dir_is_one_line(pytester):
+    """Each target's files go to reports/targets/<name>/, its earlier verdict removed first: ``--target ..`` would
+    have been reports/ itself (and ``../..`` the project), so such a name is refused before anything is touched."""
+    pytester.makefile(".toml", targets=BASE.replace("targets.x", "targets.a"))
+    (pytester.path / "reports").mkdir()
+    (pytester.path / "reports" / "verdict.json").write_text("{}")
+    for odd in ("..", "../..", "a/b"):
+        result = runpytest_forked(pytester, "--target=a", f"--target={odd}", "-p", "no:cacheprovider")
+        assert result.ret == 4, result.stdout.str()
+        result.stderr.fnmatch_lines([f"ERROR: target name '{odd}' cannot name its reports dir*"])
+    assert (pytester.path / "reports" / "verdict.json").read_text() == "{}"
+    assert not (pytester.path / "reports" / "targets").exists()
