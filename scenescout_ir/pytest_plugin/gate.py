@@ -187,7 +187,8 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     with contextlib.suppress(OSError):  # the combined verdict where a single run's would be
         (reports / "verdict.json").write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
     if junit:
-        merge_junit([d / "junit.xml" for _, d, _ in children.values()], Path(config.invocation_params.dir) / junit)
+        merge_junit({name: (d / "junit.xml", proc.returncode) for name, (proc, d, _) in children.items()},
+                    Path(config.invocation_params.dir) / junit)
     print("\n".join(lines[-2:-1] + [f"{lines[-1]}; {time.monotonic() - started:.1f} s"]))
     return code
 
@@ -360,18 +361,23 @@ def target_block(name: str, directory: Path, returncode: int, elapsed: float) ->
     return "\n".join([f"{head:=^80}", *block])
 
 
-def merge_junit(files: list[Path], output: Path) -> None:
-    """One JUnit file: every target's test suite (named after the target) under one <testsuites>."""
+def merge_junit(files: dict[str, tuple[Path, int | None]], output: Path) -> None:
+    """One JUnit file: every target's test suite (named after the target) under one <testsuites>; a target whose
+    run left none (it ended before its checks: a usage error, a crash) is a suite with one error saying so, so a
+    CI's test report shows it failed instead of leaving it out."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites")
-    for path in files:
+    for name, (path, returncode) in files.items():
         try:
-            tree = ET.parse(path)
-        except (OSError, ET.ParseError):
+            element = ET.parse(path).getroot()
+        except (OSError, ET.ParseError) as exc:
+            reason = "no JUnit file" if isinstance(exc, FileNotFoundError) else f"an unreadable JUnit file ({exc})"
+            suite = ET.SubElement(root, "testsuite", name=name, tests="1", errors="1", failures="0", skipped="0")
+            case = ET.SubElement(suite, "testcase", classname=name, name="the target's run")
+            ET.SubElement(case, "error", message=f"{reason}: the target's run ended with exit {returncode} before "
+                                                 f"its checks (its output: {path.parent / 'output.txt'})")
             continue
-        element = tree.getroot()
-        suites = [element] if element.tag == "testsuite" else list(element)
-        root.extend(suites)
+        root.extend([element] if element.tag == "testsuite" else list(element))
     output.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(output, encoding="utf-8", xml_declaration=True)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -287,13 +288,18 @@ def test_a_target_whose_run_ends_without_a_verdict_is_never_merged_with_an_earli
     pytester.makefile(".toml", targets="".join(BASE.replace("targets.x", f"targets.{n}") for n in "ab"))
     pytester.makeconftest(BREAKS_B)
     pytester.makepyfile(test_one="import pytest\n\n@pytest.mark.emergency\ndef test_one():\n    pass\n")
-    first = runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider")
+    first = runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider", "--junitxml=junit.xml")
     assert first.ret == 0 and "COMBINED VERDICT: OK" in first.stdout.str(), first.stdout.str()
     monkeypatch.setenv("BREAK_B", "1")
-    second = runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider")
+    second = runpytest_forked(pytester, "--target", "all", "-p", "no:cacheprovider", "--junitxml=junit.xml")
     assert second.ret == 2, second.stdout.str()
     merged = json.loads((pytester.path / "reports" / "verdict.json").read_text())
     assert [(t["target"], t["severity"]) for t in merged["targets"]] == [("a", "OK"), ("b", "NO VERDICT")], merged
+    # the JUnit file a CI reads: b's suite is an error (its earlier passing suite neither merged nor left out)
+    suites = {s.get("name"): s for s in ET.parse(pytester.path / "junit.xml").getroot()}
+    assert set(suites) == {"a", "b"} and suites["a"].get("errors") == "0", suites
+    (error,) = suites["b"].iter("error")
+    assert suites["b"].get("errors") == "1" and "exit 4 before its checks" in error.get("message"), error.attrib
 
 
 def test_a_kept_run_without_allure_results_is_merged_without_an_earlier_runs_results(tmp_path):
