@@ -82,9 +82,17 @@ def _parser() -> argparse.ArgumentParser:
 def _merge(args: argparse.Namespace, root: Path) -> int:
     from scenescout_ir.reporting import merge
 
-    allure = report.allure_command(root) if args.html else None
+    allure = None
+    missing = None
+    if args.html:
+        try:
+            allure = report.allure_command(root)
+        except report.ReportError as exc:  # the merge still gives the gate its verdict; the report is said missing
+            missing = f"report: not rendered ({exc})"
     _, code, lines = merge.merge(args.dirs, (args.output or root / merge.MERGED_DIR).absolute(),
                                  flaky_fails=args.flaky_fails, html=args.html, allure=allure)
+    if missing:
+        lines.insert(-1, missing)
     print("\n".join(lines))
     return code
 

@@ -217,8 +217,11 @@ def merge(directories: list[Path], output: Path, *, flaky_fails: bool = False,
         with open(step_summary, "a", encoding="utf-8") as fh:
             fh.write(text)
     if html is not None and allure is not None:
-        report.render(output / report.RESULTS, html, title=f"SceneScout deploy gate: {merged['severity']}",
-                      allure=allure)
-        lines.append(f"report: {html}")
+        try:
+            report.render(output / report.RESULTS, html, title=f"SceneScout deploy gate: {merged['severity']}",
+                          allure=allure)
+            lines.append(f"report: {html}")
+        except report.ReportError as exc:  # the evidence is in the results dir; the verdict stands
+            lines.append(f"report: not rendered ({exc}); the merged results are in {output / report.RESULTS}")
     lines.append(combined_line(merged))
     return merged, code, lines

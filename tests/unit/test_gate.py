@@ -333,3 +333,29 @@ def test_a_target_name_that_would_lead_out_of_its_reports_dir_is_one_line(pytest
         result.stderr.fnmatch_lines([f"ERROR: target name '{odd}' cannot name its reports dir*"])
     assert (pytester.path / "reports" / "verdict.json").read_text() == "{}"
     assert not (pytester.path / "reports" / "targets").exists()
+
+
+@pytest.mark.parametrize("tool", ["missing", "failing"])
+def test_a_report_that_cannot_be_rendered_never_replaces_the_gates_verdict(tmp_path, monkeypatch, capsys, tool):
+    """``merge --html`` without the Allure tool, or with one that fails: the combined verdict is still written,
+    printed and the exit code (the deployment's, not the report's), and the line says the report is missing."""
+    from scenescout_ir.__main__ import main
+
+    allure = tmp_path / "allure"
+    if tool == "failing":
+        allure.write_text("#!/bin/sh\necho 'boom' >&2\nexit 3\n")
+        allure.chmod(0o755)
+    monkeypatch.setenv("SCENESCOUT_ALLURE", str(allure))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    finding = {"check": "test_x", "severity": "SEV3", "summary": "slow"}
+    dirs = [run(tmp_path, "eu", "OK"), run(tmp_path, "us", "SEV3", findings=[finding])]
+    (dirs[1] / "allure-results").mkdir()
+    (dirs[1] / "allure-results" / "x-result.json").write_text('{"name": "test_x", "status": "failed"}')
+    code = main(["merge", *map(str, dirs), "--output", str(tmp_path / "out"), "--html", str(tmp_path / "r.html")])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 1, out
+    assert out[-1] == "COMBINED VERDICT: SEV3 - eu OK, us SEV3"
+    assert out[-2].startswith("report: not rendered (")
+    assert ("not installed" if tool == "missing" else "allure generate failed (exit 3)") in out[-2], out[-2]
+    assert json.loads((tmp_path / "out" / "verdict.json").read_text())["severity"] == "SEV3"
+    assert not (tmp_path / "r.html").exists()
