@@ -178,8 +178,9 @@ def floor(one: float, started: float, cpu_one: float, cpu_eight: float, stacks: 
     return (f"The arithmetic, from these medians: the 8-target run had started its targets' runs {started:.2f} s "
             f"after it began (its start-up: the interpreter, pytest, the plugins and what the forks share, paid "
             f"once). 1.5x of one target ({one:.2f} s) leaves {room:.2f} s for 8 targets' runs, {room * cpus:.2f} s "
-            f"of CPU on {cpus} cores, of which the demo stacks themselves took {stacks:.2f} s answering them: "
-            f"{max(budget, 0):.2f} s of CPU per target's run at most. Each target after the first cost "
+            f"of CPU on {cpus} cores, of which the demo stacks themselves took {stacks:.2f} s (answering the checks, "
+            f"and their ingestion loops writing a round a second): {max(budget, 0):.2f} s of CPU per target's run "
+            f"at most. Each target after the first cost "
             f"{per_target:.2f} s of CPU (8 targets {cpu_eight:.2f} s, one {cpu_one:.2f} s).")
 
 
