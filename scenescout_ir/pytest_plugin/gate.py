@@ -144,7 +144,7 @@ def run_targets(config: pytest.Config, names: list[str]) -> int:
     children: dict[str, tuple[Child, Path, float]] = {}
     fork = can_fork(config)
     if fork:  # what is here now is never collected in the forks: their collections skip it, and leave its pages
-        share_before_forks(config)
+        fork = share_before_forks(config)
     for name in names:
         directory = base / name
         directory.mkdir(parents=True, exist_ok=True)
@@ -224,15 +224,19 @@ def can_fork(config: pytest.Config) -> bool:
 PRELOAD = ("scenescout_ir.core", "scenescout_ir.probes", "scenescout_ir.judge", "psycopg")
 
 
-def share_before_forks(config: pytest.Config) -> None:
+def share_before_forks(config: pytest.Config) -> bool:
     """What every fork needs imported once, here, then frozen: shared, never collected here or in a fork (a
-    collection writes to every object it visits), as the gc module advises before fork."""
+    collection writes to every object it visits), as the gc module advises before fork. False when an import
+    started a thread: a fork would copy whatever lock it holds, so the targets' runs are child processes then."""
+    import threading
+
     gc.disable()  # what the imports leave is frozen next, garbage or not: no collection before
     try:
         preload(config)
         gc.freeze()
     finally:
         gc.enable()  # the forks collect their own
+    return threading.active_count() == 1
 
 
 def preload(config: pytest.Config) -> None:

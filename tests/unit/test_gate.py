@@ -359,3 +359,19 @@ def test_a_report_that_cannot_be_rendered_never_replaces_the_gates_verdict(tmp_p
     assert ("not installed" if tool == "missing" else "allure generate failed (exit 3)") in out[-2], out[-2]
     assert json.loads((tmp_path / "out" / "verdict.json").read_text())["severity"] == "SEV3"
     assert not (tmp_path / "r.html").exists()
+
+
+def test_an_import_that_starts_a_thread_makes_the_targets_runs_child_processes(monkeypatch, pytestconfig):
+    """The run forks only while it has no other thread (a fork copies the locks a thread holds): checked again
+    after it has imported what the forks share, since an import may start one. (That it forks otherwise, the
+    forked-runs tests above show: their target runs are forks of the run.)"""
+    import gc
+    import threading
+
+    stop = threading.Event()
+    monkeypatch.setattr(gate, "preload", lambda config: threading.Thread(target=stop.wait, daemon=True).start())
+    try:
+        assert gate.share_before_forks(pytestconfig) is False
+    finally:
+        stop.set()
+        gc.unfreeze()
