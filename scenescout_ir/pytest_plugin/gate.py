@@ -366,9 +366,9 @@ def target_block(name: str, directory: Path, returncode: int, elapsed: float) ->
 
 
 def merge_junit(files: dict[str, tuple[Path, int | None]], output: Path) -> None:
-    """One JUnit file: every target's test suite (named after the target) under one <testsuites>; a target whose
-    run left none (it ended before its checks: a usage error, a crash) is a suite with one error saying so, so a
-    CI's test report shows it failed instead of leaving it out."""
+    """One JUnit file: every target's test suite (named after the target, its cases' classnames starting with it)
+    under one <testsuites>; a target whose run left none (it ended before its checks: a usage error, a crash) is a
+    suite with one error saying so, so a CI's test report shows it failed instead of leaving it out."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element("testsuites")
@@ -382,6 +382,9 @@ def merge_junit(files: dict[str, tuple[Path, int | None]], output: Path) -> None
             ET.SubElement(case, "error", message=f"{reason}: the target's run ended with exit {returncode} before "
                                                  f"its checks (its output: {path.parent / 'output.txt'})")
             continue
-        root.extend([element] if element.tag == "testsuite" else list(element))
+        for suite in [element] if element.tag == "testsuite" else list(element):
+            for case in suite.iter("testcase"):  # for the tools that key a result on its classname alone
+                case.set("classname", f"{name}.{case.get('classname', '')}".rstrip("."))
+            root.append(suite)
     output.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(output, encoding="utf-8", xml_declaration=True)

@@ -298,6 +298,7 @@ def test_a_target_whose_run_ends_without_a_verdict_is_never_merged_with_an_earli
     # the JUnit file a CI reads: b's suite is an error (its earlier passing suite neither merged nor left out)
     suites = {s.get("name"): s for s in ET.parse(pytester.path / "junit.xml").getroot()}
     assert set(suites) == {"a", "b"} and suites["a"].get("errors") == "0", suites
+    assert [c.get("classname") for c in suites["a"].iter("testcase")] == ["a.test_one"]  # keyed apart from b's
     (error,) = suites["b"].iter("error")
     assert suites["b"].get("errors") == "1" and "exit 4 before its checks" in error.get("message"), error.attrib
 
