@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,14 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(AllureEvidence(config, results, clean), PLUGIN_NAME)
 
 
+def _allure_selects(config: pytest.Config) -> bool:
+    """allure-pytest selects the checks to run by their labels (--allure-features and the like) or a test plan."""
+    option = config.option
+    return any(getattr(option, name, None) for name in (
+        "allure_epics", "allure_features", "allure_stories", "allure_ids", "allure_severities", "allure_labels",
+    )) or bool(os.environ.get("ALLURE_TESTPLAN_PATH"))
+
+
 def _reports_dir(config: pytest.Config, root: Path) -> Path:
     from scenescout_ir.pytest_plugin.options import option_path
 
@@ -236,8 +244,16 @@ class AllureEvidence:
 
     # --- labels, centrally: markers at collection (so --allure-features etc. select by them) ------------
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> Generator[None, None, None]:
+        early = _allure_selects(self.config)
+        if early:  # allure-pytest selects by labels: every check collected is labelled before it selects
+            self._label(items)
+        yield
+        if not early:  # else only the checks left to run (-m emergency: 29 of the 91 collected)
+            self._label(items)
+
+    def _label(self, items: list[pytest.Item]) -> None:
         for item in items:
             if not is_check(item):
                 continue

@@ -492,3 +492,39 @@ def test_a_run_writes_no_container_for_a_quiet_fixture(one_run):
     names = [b["name"] for p in results_dir(one_run).glob("*-container.json")
              for b in json.loads(p.read_text()).get("befores", [])]
     assert "record" not in names and "pytestconfig" not in names, names
+
+
+LABEL_PROBE = """
+import json
+
+
+def pytest_deselected(items):
+    with open("deselected.json", "a") as fh:
+        fh.write(json.dumps({i.name: bool(list(i.iter_markers("allure_label"))) for i in items}) + "\\n")
+"""
+TWO_CHECKS = """
+import pytest
+
+
+@pytest.mark.emergency
+@pytest.mark.condition("log_errors")
+def test_now():
+    pass
+
+
+@pytest.mark.comprehensive
+@pytest.mark.condition("slow_site")
+def test_later():
+    pass
+"""
+
+
+def test_only_the_checks_left_to_run_are_labelled_unless_allure_selects_by_label(scratch):
+    """Labels are computed for the checks a run keeps (-m emergency: not the comprehensive ones it drops), and for
+    every check collected when allure-pytest selects by them (--allure-features), before it does."""
+    scratch.makeconftest(CONFTEST + LABEL_PROBE)
+    scratch.makepyfile(test_checks=TWO_CHECKS)
+    run(scratch, "-m", "emergency")
+    run(scratch, "--allure-features", "logs")
+    lines = [json.loads(line) for line in (scratch.path / "deselected.json").read_text().splitlines()]
+    assert lines == [{"test_later": False}, {"test_later": True}], lines
