@@ -263,12 +263,15 @@ def _reports_database_up(evidence: Mapping[str, Any]) -> bool:
 
 def _unreached(finding: Any) -> dict[str, Any] | None:
     """The suite's own connection attempt behind a database finding, when it failed to reach the server at all
-    (refused, no answer, dropped) rather than being told something by it (no slots, shutting down, recovery)."""
+    (refused, no answer to its TCP connection, dropped on the way) rather than being told something by it (no
+    slots, shutting down, recovery), or reaching a server that accepted it and then hung or dropped it (the
+    ``startup`` phase): that is the database, or the pooler in front of it, failing new connections while the
+    app's own, already open, still work (connection exhaustion), not a DSN pointing nowhere."""
     for evidence in getattr(finding, "evidence", []):
         data = evidence.get("data") or {}
         if evidence.get("kind") == "database" and data.get("ok") is False and not data.get("blind"):
             error = str(data.get("error") or "")
-            return None if _SERVER_SAID.search(error) else dict(data)
+            return None if _SERVER_SAID.search(error) or data.get("phase") == "startup" else dict(data)
     return None
 
 

@@ -4,6 +4,7 @@ thing, redirects, and findings that read in one line. Every server is a local st
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -356,3 +357,21 @@ def test_prefetched_requests_are_sent_at_once_asked_once_and_recorded_by_the_che
     assert [e.data["url"] for e in recorded] == [site.url + p for p in paths]
     probe.get(site.url + "/")  # a second read of the same URL asks anew
     assert len(site.requests) == 4
+
+
+@pytest.mark.slow  # waits out the suite's 3 s connect timeout, as a real run must
+def test_emergency_with_a_hung_database_behind_a_site_reporting_it_up_is_database_down(stand_in_site, silent_server,
+                                                                                    rundir):
+    """The database port accepts connections and never answers (hung, or a pooler out of connections), while the
+    app's health, on its already open connections, still says its database is up: DATABASE DOWN (SEV2), not the
+    suite's DSN (SEV4), which is kept for a port where nothing answers at all (tests/demo: a wrong port)."""
+    site = stand_in_site(default=Reply(200, b'{"status": "ok", "database": "up"}', "application/json"))
+    dsn = f"postgresql://oncall:secret@127.0.0.1:{silent_server}/scenescout"
+    targets = write_targets(rundir, site.url)
+    targets.write_text(targets.read_text().replace("SCENESCOUT_TEST_UNSET_DSN", "SCENESCOUT_TEST_HUNG_DSN"))
+    run = run_suite("--target", "t", targets=targets, workdir=rundir, env={"SCENESCOUT_TEST_HUNG_DSN": dsn},
+                    timeout=60)
+    assert run.severity == "SEV2", run.output
+    (finding,) = run.findings("test_database_connectivity")
+    assert finding["condition_key"] == "database_connection", finding
+    assert '"phase": "startup"' in json.dumps(finding["evidence"]), finding["evidence"]
