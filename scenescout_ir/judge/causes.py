@@ -225,6 +225,7 @@ def _refined(component: str, lead: FindingLike, symptoms: list[str], passed: set
 # what only a running server says: these connection failures stay the database's, whatever the app reports
 _SERVER_SAID = re.compile(r"too many (clients|connections)|remaining connection slots|shutting down|starting up|"
                           r"recovery mode|not (yet )?accepting connections", re.IGNORECASE)
+_REACHED = ("startup", "first query")  # the phases of a connection a server accepted
 _UP = {"up", "ok", "healthy", "connected", "available", "online", "pass", "passing", "true"}
 _DATABASE_KEYS = {"database", "db", "postgres", "postgresql", "pg"}
 _UP_TEXT = re.compile(r'"(?:database|db|postgres(?:ql)?|pg)"\s*:\s*(?:"(?:up|ok|healthy|connected|available|online|'
@@ -265,13 +266,14 @@ def _unreached(finding: Any) -> dict[str, Any] | None:
     """The suite's own connection attempt behind a database finding, when it failed to reach the server at all
     (refused, no answer to its TCP connection, dropped on the way) rather than being told something by it (no
     slots, shutting down, recovery), or reaching a server that accepted it and then hung or dropped it (the
-    ``startup`` phase): that is the database, or the pooler in front of it, failing new connections while the
-    app's own, already open, still work (connection exhaustion), not a DSN pointing nowhere."""
+    ``startup`` phase, or the ``first query`` that never came back): that is the database, or the pooler in front
+    of it, failing new connections while the app's own, already open, still work (connection exhaustion), not a
+    DSN pointing nowhere."""
     for evidence in getattr(finding, "evidence", []):
         data = evidence.get("data") or {}
         if evidence.get("kind") == "database" and data.get("ok") is False and not data.get("blind"):
             error = str(data.get("error") or "")
-            return None if _SERVER_SAID.search(error) or data.get("phase") == "startup" else dict(data)
+            return None if _SERVER_SAID.search(error) or data.get("phase") in _REACHED else dict(data)
     return None
 
 

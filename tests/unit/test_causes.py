@@ -169,15 +169,16 @@ def test_a_cut_short_health_body_still_names_its_database_up():
     assert findings[0].condition_key == "database_unreachable_app_up"
 
 
-@pytest.mark.parametrize("error", ["connection timeout expired",
-                                   "server closed the connection unexpectedly"])
-def test_a_database_that_accepts_the_connection_then_fails_it_stays_sev2_whatever_the_app_says(error):
+@pytest.mark.parametrize(("error", "phase"), [("connection timeout expired", "startup"),
+                                            ("server closed the connection unexpectedly", "startup"),
+                                            ("no answer within 7 s (first query)", "first query")])
+def test_a_database_that_accepts_the_connection_then_fails_it_stays_sev2_whatever_the_app_says(error, phase):
     """The port accepted the suite's TCP connection and the server behind it then hung or dropped it (the startup
     phase): the database or its pooler failing new connections while the app's open ones still work
     (connection exhaustion), not a DSN pointing nowhere. The app's 'database up' does not make it SEV4."""
     records = run_with('{"status": "ok", "database": "up"}', error)
     records[0] = CheckRecord(records[0].nodeid, records[0].check, "failed", "database_connection",
-                             f"DATABASE DOWN: ({error})", evidence=[connection_evidence(error, phase="startup")])
+                             f"DATABASE DOWN: ({error})", evidence=[connection_evidence(error, phase=phase)])
     v = assemble(records, target="t", base_url="b", started_at="a", finished_at="b", duration_s=1.0)
     (finding,) = v.findings
     assert v.severity == Severity.SEV2 and finding.condition_key == "database_connection", finding
