@@ -148,3 +148,22 @@ def test_a_missing_table_or_column_is_could_not_run_for_that_check_only(healthy_
     assert set(reasons) == JOB_CHECKS, run.output
     assert all(words in r and "integrity: job_runs_table" in r for r in reasons.values()), reasons
     assert run.verdict["counts"]["broken"] == 0
+
+
+@pytest.mark.parametrize("seed", ["seed.sql", "prod_seed.sql"])
+def test_a_new_stacks_seeded_job_history_has_no_failure_among_a_sources_latest_runs(demo_stack, seed):
+    """The seed's history of job runs (every 15 minutes for 7 days, one failure in 41 per source) has none in its
+    last hour, whatever the minute the stack starts: right after a start, before the ingestion loop has written a
+    source's latest 3 runs, the seed's are its latest (a healthy stack once read SEV3 'failing intermittently')."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "fixtures" / "demo" / seed).read_text()
+    src = re.search(r"WITH (src \(i, \w+\) AS \(VALUES [^\n]*\)),", text).group(1)
+    runs = re.search(r"runs AS \(\n(.*?)\)\nINSERT", text, re.S).group(1)
+    flag = "failed" if "AS failed" in runs else "errored"
+    # the seed's runs as of every minute of 11 hours (more than its 41 x 15 minutes cycle), now() being that minute
+    query = (f"WITH {src}, anchors AS (SELECT generate_series(timestamptz '2026-01-01', timestamptz '2026-01-01' "
+             "+ interval '11 hours', interval '1 minute') AS anchor) SELECT count(*) FROM anchors, LATERAL ("
+             + runs.replace("now()", "anchor") + f") r WHERE r.{flag} AND r.ts > anchor - interval '1 hour'")
+    assert demo_stack.sql(query) == [(0,)]
